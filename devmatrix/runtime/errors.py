@@ -71,3 +71,20 @@ class Unavailable(DomainError):
 @dataclass
 class ResourceExhausted(DomainError):
     code: grpc.StatusCode = field(default=grpc.StatusCode.RESOURCE_EXHAUSTED, init=False)
+
+
+@dataclass
+class Aborted(DomainError):
+    """A concurrent change won (optimistic concurrency): re-read and retry."""
+
+    code: grpc.StatusCode = field(default=grpc.StatusCode.ABORTED, init=False)
+
+
+def backend_error(error: BaseException) -> DomainError | None:
+    """A backend driver's connection failure as UNAVAILABLE, so callers can retry or degrade."""
+    import psycopg
+    import psycopg_pool
+
+    if isinstance(error, psycopg_pool.PoolTimeout | psycopg.OperationalError):
+        return Unavailable(f"database unavailable: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+    return None

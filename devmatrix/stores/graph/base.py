@@ -19,8 +19,15 @@ Definitions both backends follow to the letter:
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from devmatrix.runtime.errors import (
+    DependencyCycle,
+    FieldViolation,
+    InvalidArgument,
+    PreconditionViolation,
+)
 
 
 @dataclass(frozen=True)
@@ -112,3 +119,79 @@ class GraphStore(abc.ABC):
     @abc.abstractmethod
     async def wave_members(self, spec_id: str, wave: int) -> list[str]:
         """Ids of the tasks IN_WAVE the spec's wave `wave` (after analyze), sorted."""
+
+
+# Shared helpers: both backends validate input and derive the critical path and the named
+# cycle with the same code, so the contract holds by construction where it can.
+
+
+def validate_graph(spec_id: str, tasks: Sequence[GraphTask], depends_on: Sequence[tuple[str, str]]) -> None:
+    """Reject a graph that a backend could only store partially (dangling ids, duplicates)."""
+    violations: list[FieldViolation] = []
+    ids: set[str] = set()
+    for index, task in enumerate(tasks):
+        if task.id in ids:
+            violations.append(FieldViolation(f"tasks[{index}].id", f"duplicate task id {task.id!r}"))
+        ids.add(task.id)
+        if task.spec_id != spec_id:
+            violations.append(
+                FieldViolation(f"tasks[{index}].spec_id", f"{task.spec_id!r} is not spec {spec_id!r}")
+            )
+    for index, task in enumerate(tasks):
+        if task.parent_id is not None and task.parent_id not in ids:
+            violations.append(
+                FieldViolation(f"tasks[{index}].parent_id", f"unknown parent {task.parent_id!r}")
+            )
+    for index, (task_id, dep_id) in enumerate(depends_on):
+        for role, value in (("task", task_id), ("dependency", dep_id)):
+            if value not in ids:
+                violations.append(FieldViolation(f"depends_on[{index}]", f"unknown {role} id {value!r}"))
+    if violations:
+        raise InvalidArgument(f"invalid graph for spec {spec_id}", violations=violations)
+
+
+def critical_path(cp: Mapping[str, int], deps: Mapping[str, Iterable[str]]) -> tuple[list[str], int]:
+    """Walk back from the largest cp following the module docstring's tie rules."""
+    if not cp:
+        return [], 0
+    end = min(cp, key=lambda task_id: (-cp[task_id], task_id))
+    path = [end]
+    current = end
+    while True:
+        candidates = [dep for dep in deps.get(current, ()) if dep in cp]
+        if not candidates:
+            break
+        current = min(candidates, key=lambda task_id: (-cp[task_id], task_id))
+        path.append(current)
+    path.reverse()
+    return path, cp[end]
+
+
+def find_cycle(unresolved: Mapping[str, Iterable[str]]) -> list[str]:
+    """Name one cycle among tasks that never got a wave, first id repeated last.
+
+    Every unresolved task has an unresolved dependency (else it would have a wave), so
+    following the smallest such dependency from the smallest task must revisit a task;
+    the revisited stretch is a cycle, each task depending on the next. Deterministic, so
+    both backends name the same cycle.
+    """
+    current = min(unresolved)
+    seen: dict[str, int] = {}
+    walk: list[str] = []
+    while current not in seen:
+        seen[current] = len(walk)
+        walk.append(current)
+        current = min(dep for dep in unresolved[current] if dep in unresolved)
+    cycle = walk[seen[current] :]
+    return [*cycle, cycle[0]]
+
+
+def cycle_error(spec_id: str, keys: list[str]) -> DependencyCycle:
+    chain = " -> ".join(keys)
+    return DependencyCycle(
+        f"dependency cycle in spec {spec_id}: {chain}",
+        violations=[
+            PreconditionViolation("DEPENDENCY_CYCLE", spec_id, f"tasks depend on each other: {chain}")
+        ],
+        cycle=keys,
+    )

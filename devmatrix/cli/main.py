@@ -1,0 +1,155 @@
+"""devmatrix: run the mesh, plan a spec, follow its progress."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import warnings
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import grpc
+import typer
+from rich.console import Console
+
+from devmatrix.cli import render
+from devmatrix.cli.launcher import run_up
+from devmatrix.cli.mesh import cycle_of, describe_rpc_error, orchestrator_client
+from devmatrix.runtime.config import ConfigError, Settings
+from devmatrix.runtime.errors import DomainError
+from devmatrix.runtime.logging import configure_logging
+from devmatrix.v1 import common_pb2, orchestrator_pb2 as pb
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Embedded data directory (default: $DEVMATRIX_DATA_DIR or ./.devmatrix)")
+]
+
+
+def load_settings(data_dir: Path | None) -> Settings:
+    if data_dir is not None:
+        os.environ["DEVMATRIX_DATA_DIR"] = str(data_dir)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        err.print(f"[red]error:[/] configuration: {error}")
+        raise typer.Exit(2) from None
+    # The in-process mesh logs only problems; `devmatrix up` keeps the services' JSON logs.
+    configure_logging("WARNING")
+    warnings.filterwarnings("ignore", category=Warning, module="platformdirs")
+    return settings
+
+
+def run(main: Callable[[], Awaitable[int]]) -> None:
+    """Run a command; any failure is one line on stderr and a non-zero exit."""
+    try:
+        code = asyncio.run(main())
+    except grpc.aio.AioRpcError as error:
+        err.print(f"[red]error:[/] {describe_rpc_error(error)}", highlight=False)
+        raise typer.Exit(1) from None
+    except DomainError as error:
+        err.print(f"[red]error:[/] {error.code.name}: {error.message}", highlight=False)
+        raise typer.Exit(1) from None
+    except OSError as error:
+        err.print(f"[red]error:[/] {error}", highlight=False)
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
+
+
+async def all_tasks(client: Any, spec_id: str) -> list[common_pb2.Task]:
+    tasks: list[common_pb2.Task] = []
+    token = ""
+    while True:
+        page = await client.GetTaskTree(pb.GetTaskTreeRequest(spec_id=spec_id, page_size=2000, page_token=token))
+        tasks.extend(page.tasks)
+        token = page.next_page_token
+        if not token:
+            return tasks
+
+
+@app.command()
+def up(data_dir: DataDir = None) -> None:
+    """Start every service of the mesh (one process each) until Ctrl-C or SIGTERM."""
+    settings = load_settings(data_dir)
+    raise typer.Exit(run_up(settings, err))
+
+
+@app.command()
+def plan(
+    spec: Annotated[Path, typer.Argument(help="A markdown spec (.md) or a JSON task plan (.json)")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
+    name: Annotated[str, typer.Option(help="Display name (default: the spec's title)")] = "",
+    request_id: Annotated[str, typer.Option(help="Idempotency key")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Ingest SPEC, store its task hierarchy and print it with its waves and critical path."""
+    try:
+        text = spec.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        err.print(f"[red]error:[/] cannot read {spec}: {error}", highlight=False)
+        raise typer.Exit(2) from None
+    settings = load_settings(data_dir)
+    is_json = spec.suffix.lower() == ".json"
+
+    async def main() -> int:
+        with err.status("Starting the mesh..." if "orchestrator" not in settings.addrs else "Connecting..."):
+            client_cm = orchestrator_client(settings)
+            client = await client_cm.__aenter__()
+        try:
+            request = pb.CreateSpecRequest(name=name, request_id=request_id)
+            if is_json:
+                request.plan_json = text
+            else:
+                request.markdown = text
+            try:
+                with err.status(f"Ingesting {spec.name} and planning..."):
+                    created = await client.CreateSpec(request)
+            except grpc.aio.AioRpcError as error:
+                cycle = cycle_of(error)
+                if as_json and cycle:
+                    out.print_json(json.dumps(render.plan_json(None, [], None, cycle)))
+                raise
+            with err.status("Analyzing dependencies..."):
+                analysis = await client.AnalyzeDependencies(pb.AnalyzeDependenciesRequest(spec_id=created.spec.id))
+                tasks = await all_tasks(client, created.spec.id)
+            if as_json:
+                print(json.dumps(render.plan_json(created.spec, tasks, analysis), indent=2))
+            else:
+                render.print_plan(out, created.spec, tasks, analysis)
+            return 0
+        finally:
+            await client_cm.__aexit__(None, None, None)
+
+    run(main)
+
+
+@app.command()
+def status(
+    spec_id: Annotated[str, typer.Argument(help="The spec id printed by `devmatrix plan`")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Show a spec's progress: overall, per phase, per wave and per agent."""
+    settings = load_settings(data_dir)
+
+    async def main() -> int:
+        async with orchestrator_client(settings) as client:
+            progress = await client.GetProgress(pb.GetProgressRequest(spec_id=spec_id))
+        if as_json:
+            from google.protobuf.json_format import MessageToDict
+
+            print(json.dumps(MessageToDict(progress, always_print_fields_with_no_presence=True), indent=2))
+        else:
+            render.print_progress(out, progress)
+        return 0
+
+    run(main)
+
+
+if __name__ == "__main__":
+    app()

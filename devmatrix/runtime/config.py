@@ -1,0 +1,139 @@
+"""Configuration from environment variables, validated once at start.
+
+Unset backend URLs select the embedded defaults (pgserver, networkx graph).
+A bad value stops the process with one line naming the variable and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+SERVICE_NAMES: tuple[str, ...] = ("orchestrator", "context", "codegen", "patterns", "skills")
+DEFAULT_PORTS: dict[str, int] = {name: 50051 + i for i, name in enumerate(SERVICE_NAMES)}
+DEFAULT_METRICS_PORTS: dict[str, int] = {name: 9101 + i for i, name in enumerate(SERVICE_NAMES)}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+def _parse_int(name: str, raw: str, minimum: int, maximum: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name}={value} is out of range {minimum}..{maximum}")
+    return value
+
+
+def _parse_float(name: str, raw: str, minimum: float, maximum: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name}={value} is out of range {minimum}..{maximum}")
+    return value
+
+
+def _parse_addr(name: str, raw: str) -> str:
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host:
+        raise ConfigError(f"{name}={raw!r} must be HOST:PORT")
+    _parse_int(name, port, 1, 65535)
+    return raw
+
+
+def _parse_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    scheme = raw.split("://", 1)[0] if "://" in raw else ""
+    if scheme not in schemes:
+        raise ConfigError(f"{name}={raw!r} must start with one of {', '.join(s + '://' for s in schemes)}")
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    bind_host: str = "0.0.0.0"
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    metrics_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_METRICS_PORTS))
+    # host:port of each service as seen by its clients.
+    addrs: dict[str, str] = field(default_factory=dict)
+    database_url: str | None = None
+    db_pool_size: int = 10
+    neo4j_uri: str | None = None
+    neo4j_user: str = "neo4j"
+    neo4j_password: str = ""
+    log_level: str = "INFO"
+    grpc_deadline_seconds: float = 10.0
+    shutdown_grace_seconds: float = 10.0
+    max_message_bytes: int = 8 * 1024 * 1024
+    health_poll_seconds: float = 5.0
+
+    def addr(self, service: str) -> str:
+        return self.addrs.get(service) or f"127.0.0.1:{self.ports[service]}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str, parse: Callable[[str, str], T], default: T) -> T:
+            raw = env.get(name, "").strip()
+            return parse(name, raw) if raw else default
+
+        ports = {
+            s: get(f"{s.upper()}_PORT", lambda n, r: _parse_int(n, r, 1, 65535), DEFAULT_PORTS[s])
+            for s in SERVICE_NAMES
+        }
+        metrics_ports = {
+            s: get(
+                f"{s.upper()}_METRICS_PORT",
+                lambda n, r: _parse_int(n, r, 0, 65535),
+                DEFAULT_METRICS_PORTS[s],
+            )
+            for s in SERVICE_NAMES
+        }
+        addrs = {s: get(f"{s.upper()}_ADDR", _parse_addr, "") for s in SERVICE_NAMES}
+
+        def log_level(name: str, raw: str) -> str:
+            if raw.upper() not in LOG_LEVELS:
+                raise ConfigError(f"{name}={raw!r} must be one of {', '.join(LOG_LEVELS)}")
+            return raw.upper()
+
+        return cls(
+            data_dir=Path(get("DEVMATRIX_DATA_DIR", lambda n, r: r, ".devmatrix")).expanduser().resolve(),
+            bind_host=get("BIND_HOST", lambda n, r: r, "0.0.0.0"),
+            ports=ports,
+            metrics_ports=metrics_ports,
+            addrs={s: a for s, a in addrs.items() if a},
+            database_url=get("DATABASE_URL", lambda n, r: _parse_url(n, r, ("postgresql", "postgres")), None),
+            db_pool_size=get("DB_POOL_SIZE", lambda n, r: _parse_int(n, r, 1, 200), 10),
+            neo4j_uri=get(
+                "NEO4J_URI",
+                lambda n, r: _parse_url(
+                    n, r, ("bolt", "neo4j", "bolt+s", "neo4j+s", "bolt+ssc", "neo4j+ssc")
+                ),
+                None,
+            ),
+            neo4j_user=get("NEO4J_USER", lambda n, r: r, "neo4j"),
+            neo4j_password=env.get("NEO4J_PASSWORD", ""),
+            log_level=get("LOG_LEVEL", log_level, "INFO"),
+            grpc_deadline_seconds=get(
+                "GRPC_DEADLINE_SECONDS", lambda n, r: _parse_float(n, r, 0.05, 3600), 10.0
+            ),
+            shutdown_grace_seconds=get(
+                "SHUTDOWN_GRACE_SECONDS", lambda n, r: _parse_float(n, r, 0, 600), 10.0
+            ),
+            max_message_bytes=get(
+                "MAX_MESSAGE_BYTES", lambda n, r: _parse_int(n, r, 1024, 256 * 1024 * 1024), 8 * 1024 * 1024
+            ),
+            health_poll_seconds=get("HEALTH_POLL_SECONDS", lambda n, r: _parse_float(n, r, 0.1, 300), 5.0),
+        )

@@ -1,0 +1,108 @@
+"""The orchestrator's backends, opened once per process: PostgreSQL, the graph store and
+the event hub, plus its domain metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter
+
+from devmatrix.runtime.config import Settings
+from devmatrix.runtime.logging import get_logger
+from devmatrix.stores.graph import EmbeddedGraphStore, GraphStore, Neo4jGraphStore
+from devmatrix.stores.postgres import Postgres, migrations_dir
+from services.orchestrator import repository as repo
+from services.orchestrator.analysis import AnalysisMetrics
+from services.orchestrator.events import EventHub
+from services.orchestrator.records import TaskRecord
+from services.orchestrator.specs import graph_tasks
+
+SCHEMA = "orchestrator"
+log = get_logger("devmatrix.orchestrator")
+
+
+def open_graph(settings: Settings) -> GraphStore:
+    if settings.neo4j_uri:
+        return Neo4jGraphStore(settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password)
+    return EmbeddedGraphStore()
+
+
+@dataclass
+class OrchestratorRuntime:
+    db: Postgres
+    graph: GraphStore
+    events: EventHub
+    registry: CollectorRegistry
+    analysis_metrics: AnalysisMetrics = field(init=False)
+    specs_created: Counter = field(init=False)
+    status_changes: Counter = field(init=False)
+    _loaded: set[str] = field(default_factory=set)
+    _load_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.analysis_metrics = AnalysisMetrics(self.registry)
+        self.specs_created = Counter("devmatrix_specs_created", "Specs ingested.", registry=self.registry)
+        self.status_changes = Counter(
+            "devmatrix_task_status_changes",
+            "Task status changes by new status.",
+            ("status",),
+            registry=self.registry,
+        )
+
+    @classmethod
+    async def open(cls, settings: Settings, registry: CollectorRegistry) -> OrchestratorRuntime:
+        db = await Postgres.open(
+            settings.database_url,
+            settings.data_dir,
+            settings.db_pool_size,
+            migrations_dir(__file__),
+            SCHEMA,
+        )
+        graph = open_graph(settings)
+        await graph.start()
+        events = EventHub(db)
+        await events.start()
+        return cls(db=db, graph=graph, events=events, registry=registry)
+
+    async def ensure_graph(self, spec_id: str) -> None:
+        """An in-process graph starts empty: load a spec into it from PostgreSQL on first use."""
+        if self.graph.persistent or spec_id in self._loaded:
+            return
+        async with self._load_lock:
+            if spec_id in self._loaded:
+                return
+            async with self.db.pool.connection() as conn:
+                rows, edges = await repo.spec_graph(conn, spec_id)
+            if rows:
+                records = [
+                    TaskRecord(
+                        id=r["id"],
+                        spec_id=spec_id,
+                        parent_id=r["parent_id"],
+                        key=r["key"],
+                        task_type=r["task_type"],
+                        name=r["name"],
+                        description="",
+                        status=r["status"],
+                        effort=r["effort"],
+                        assigned_to=None,
+                        phase=r["phase"],
+                        priority=2,
+                        kind=r["kind"],
+                        acceptance_criteria=[],
+                        expected_output="",
+                        required_skills=r["required_skills"],
+                    )
+                    for r in rows
+                ]
+                await self.graph.replace_spec(spec_id, graph_tasks(records), edges)
+            self._loaded.add(spec_id)
+
+    async def ready(self) -> bool:
+        return await self.db.ready() and await self.graph.ping()
+
+    async def close(self) -> None:
+        await self.events.close()
+        await self.graph.close()
+        await self.db.close()

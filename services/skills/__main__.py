@@ -1,0 +1,6 @@
+"""python -m services.skills"""
+
+from devmatrix.runtime.server import run_service
+from services.skills.app import build
+
+run_service("skills", build)
