@@ -18,10 +18,12 @@ from devmatrix.runtime.config import SERVICE_NAMES, Settings
 STARTUP_TIMEOUT_SECONDS = 120.0
 
 
-def serving(address: str) -> bool:
+def serving(address: str, service: str) -> bool:
     with grpc.insecure_channel(address) as channel:
         try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=1.0
+            )
         except grpc.RpcError:
             return False
     return reply.status == health_pb2.HealthCheckResponse.SERVING
@@ -53,7 +55,7 @@ def run_up(settings: Settings, console: Console) -> int:
                     if processes[name].poll() is not None:
                         console.print(f"[red]error:[/] {name} exited with code {processes[name].returncode}")
                         return 1
-                    if serving(settings.addr(name)):
+                    if serving(settings.addr(name), f"devmatrix.v1.{name.capitalize()}Service"):
                         pending.discard(name)
                 if time.monotonic() > deadline:
                     console.print(f"[red]error:[/] not serving after {STARTUP_TIMEOUT_SECONDS:.0f}s: {', '.join(sorted(pending))}")

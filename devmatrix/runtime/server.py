@@ -66,12 +66,12 @@ class RunningServer:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    async def _set_health(self, serving: bool) -> None:
-        status = (
-            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
-        for name in ("", self.app.full_name):
-            await self.health.set(name, status)
+    async def _set_health(self, ready: bool, alive: bool = True) -> None:
+        """"" answers liveness (the process serves); the service's own name answers readiness
+        (its backends answer), so a database outage takes pods out of rotation without restarts."""
+        serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
+        await self.health.set("", serving if alive else not_serving)
+        await self.health.set(self.app.full_name, serving if ready else not_serving)
 
     async def watch_readiness(self, interval: float) -> None:
         last: bool | None = None
@@ -93,7 +93,7 @@ class RunningServer:
             self._health_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
-        await self._set_health(False)
+        await self._set_health(False, alive=False)
         await self.app.drain()
         await self.server.stop(grace)
         await self.app.close()
