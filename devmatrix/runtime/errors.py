@@ -69,6 +69,11 @@ class Unavailable(DomainError):
 
 
 @dataclass
+class Unimplemented(DomainError):
+    code: grpc.StatusCode = field(default=grpc.StatusCode.UNIMPLEMENTED, init=False)
+
+
+@dataclass
 class ResourceExhausted(DomainError):
     code: grpc.StatusCode = field(default=grpc.StatusCode.RESOURCE_EXHAUSTED, init=False)
 

@@ -22,6 +22,7 @@ from devmatrix.runtime.errors import (
     InvalidArgument,
     NotFound,
     PreconditionViolation,
+    Unimplemented,
 )
 from devmatrix.runtime.metrics import ServerMetrics
 
@@ -78,6 +79,14 @@ def to_rpc_status(error: DomainError, request_id: str) -> grpc.Status:
     )
 
 
+def _mapped(error: BaseException) -> BaseException:
+    """A backend's connection failure as UNAVAILABLE, a generated servicer's unimplemented
+    method (it raises NotImplementedError) as UNIMPLEMENTED; anything else unchanged."""
+    if isinstance(error, NotImplementedError):
+        return Unimplemented(str(error) or "method not implemented")
+    return backend_error(error) or error
+
+
 def _request_id(context: grpc.aio.ServicerContext) -> str:
     for key, value in context.invocation_metadata() or ():
         if key == REQUEST_ID_KEY and value:
@@ -114,7 +123,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         return handler
 
     async def _on_error(self, error: BaseException, context: grpc.aio.ServicerContext, request_id: str) -> None:
-        error = backend_error(error) or error
+        error = _mapped(error)
         if isinstance(error, DomainError):
             log.info("rpc_failed", grpc_code=error.code.name, error=error.message)
             await context.abort_with_status(to_rpc_status(error, request_id))
@@ -145,7 +154,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     code = grpc.StatusCode.CANCELLED
                     raise
                 except Exception as error:
-                    mapped = backend_error(error) or error
+                    mapped = _mapped(error)
                     code = mapped.code if isinstance(mapped, DomainError) else grpc.StatusCode.INTERNAL
                     await self._on_error(error, context, request_id)
                 finally:
@@ -185,7 +194,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                     code = grpc.StatusCode.CANCELLED
                     raise
                 except Exception as error:
-                    mapped = backend_error(error) or error
+                    mapped = _mapped(error)
                     code = mapped.code if isinstance(mapped, DomainError) else grpc.StatusCode.INTERNAL
                     await self._on_error(error, context, request_id)
                 finally:

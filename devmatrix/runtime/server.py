@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
@@ -25,6 +26,30 @@ from devmatrix.runtime.logging import configure_logging, get_logger
 from devmatrix.runtime.metrics import ServerMetrics, serve_metrics
 
 log = get_logger("devmatrix.server")
+
+
+class _ReflectionPool:
+    """The default descriptor pool for reflection, also resolving method names.
+
+    upb's pool cannot find the file of `pkg.Service.Method`, so `grpcurl describe` of a
+    method failed with "Symbol not found"; the method's service's file is the answer.
+    """
+
+    def __init__(self) -> None:
+        self._pool = descriptor_pool.Default()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._pool, name)
+
+    def FindFileContainingSymbol(self, symbol: str) -> object:
+        try:
+            return self._pool.FindFileContainingSymbol(symbol)
+        except KeyError:
+            service_name, _, method = symbol.rpartition(".")
+            service = self._pool.FindServiceByName(service_name) if service_name else None
+            if service is None or method not in service.methods_by_name:
+                raise
+            return service.file
 
 
 async def _always_ready() -> bool:
@@ -47,6 +72,8 @@ class ServiceApp:
     close: Callable[[], Awaitable[None]] = _nothing
     # Called before the server stops accepting calls, e.g. to end open streams.
     drain: Callable[[], Awaitable[None]] = _nothing
+    # The service's own backends, reachable by tests and benchmarks that time them directly.
+    state: object | None = None
 
 
 AppFactory = Callable[[Settings, CollectorRegistry], Awaitable[ServiceApp]]
@@ -125,6 +152,7 @@ async def start_server(
     reflection.enable_server_reflection(
         (app.full_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
+        pool=_ReflectionPool(),
     )
     wanted = settings.ports[name] if port is None else port
     bound = server.add_insecure_port(f"{settings.bind_host}:{wanted}")

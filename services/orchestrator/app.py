@@ -29,5 +29,5 @@ async def build(settings: Settings, registry: CollectorRegistry) -> ServiceApp:
         register=register,
         ready=runtime.ready,
         close=runtime.close,
-        drain=drain,
+        drain=drain, state=runtime,
     )

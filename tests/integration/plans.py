@@ -10,7 +10,7 @@ def plan(tasks: list[dict[str, Any]], title: str = "Test plan") -> str:
     return json.dumps({"spec": {"title": title, "overview": "A plan written by a test."}, "tasks": tasks})
 
 
-def diamond() -> str:
+def diamond(title: str = "Test plan") -> str:
     """a -> (b, c) -> d inside one phase and group, d with two subtasks; efforts make b the critical branch."""
     return plan(
         [
@@ -22,7 +22,8 @@ def diamond() -> str:
             {"key": "d", "type": "TASK", "parent": "G", "name": "API", "effort": 3, "depends_on": ["b", "c"]},
             {"key": "d1", "type": "SUBTASK", "parent": "d", "name": "Define routes"},
             {"key": "d2", "type": "SUBTASK", "parent": "d", "name": "Add validation"},
-        ]
+        ],
+        title,
     )
 
 

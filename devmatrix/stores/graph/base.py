@@ -26,7 +26,6 @@ from devmatrix.runtime.errors import (
     DependencyCycle,
     FieldViolation,
     InvalidArgument,
-    PreconditionViolation,
 )
 
 
@@ -190,8 +189,5 @@ def cycle_error(spec_id: str, keys: list[str]) -> DependencyCycle:
     chain = " -> ".join(keys)
     return DependencyCycle(
         f"dependency cycle in spec {spec_id}: {chain}",
-        violations=[
-            PreconditionViolation("DEPENDENCY_CYCLE", spec_id, f"tasks depend on each other: {chain}")
-        ],
         cycle=keys,
     )

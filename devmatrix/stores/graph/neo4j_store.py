@@ -81,26 +81,27 @@ _FIRST_WAVE: LiteralString = """
 MATCH (t:Task {spec_id: $spec})
 WHERE t.type = 'TASK' AND NOT EXISTS { (t)-[:DEPENDS_ON]->(d:Task) WHERE d.type = 'TASK' }
 SET t.wave = 0, t.cp = t.effort
-RETURN t.id AS id, t.wave AS wave, t.cp AS cp, null AS via
+RETURN collect([t.id, 0, t.cp, null]) AS rows
 """
 
-# Only dependents of last pass's tasks can become ready now; count(d.wave) skips nulls, so
-# n = done means every dependency already has its final wave and cp. `via` is the
-# dependency the critical path walks back through: largest cp, ties smallest id (the sort
-# only matters for ready tasks, whose deps have no null cp).
+# Passes return one record holding a list: the Python driver decodes a list of 10,000 rows
+# about ten times faster than 10,000 records.
+#
+# Only dependents of last pass's tasks can become ready now, and NOT EXISTS stops at the
+# first dependency still without a wave. `via` is the dependency the critical path walks
+# back through: largest cp, ties smallest id.
 _NEXT_WAVE: LiteralString = """
 UNWIND $frontier AS fid
 MATCH (:Task {id: fid})<-[:DEPENDS_ON]-(t:Task)
-WHERE t.type = 'TASK' AND t.wave IS NULL
+WHERE t.wave IS NULL AND t.type = 'TASK'
 WITH DISTINCT t
+WHERE NOT EXISTS { (t)-[:DEPENDS_ON]->(d:Task) WHERE d.wave IS NULL AND d.type = 'TASK' }
 MATCH (t)-[:DEPENDS_ON]->(d:Task)
 WHERE d.type = 'TASK'
 WITH t, d ORDER BY d.cp DESC, d.id ASC
-WITH t, count(d) AS n, count(d.wave) AS done, max(d.wave) AS wave, collect(d) AS deps
-WHERE n = done
-WITH t, wave, deps[0] AS via
+WITH t, max(d.wave) AS wave, collect(d)[0] AS via
 SET t.wave = wave + 1, t.cp = t.effort + via.cp
-RETURN t.id AS id, t.wave AS wave, t.cp AS cp, via.id AS via
+RETURN collect([t.id, t.wave, t.cp, via.id]) AS rows
 """
 
 _UNRESOLVED: LiteralString = """
@@ -121,6 +122,10 @@ FOREACH (m IN members | CREATE (m)-[:IN_WAVE]->(w))
 """
 
 _DELETE_WAVES: LiteralString = "MATCH (w:Wave {spec_id: $spec}) DETACH DELETE w"
+
+
+async def _one(tx: neo4j.AsyncManagedTransaction, query: LiteralString, **params: Any) -> neo4j.Record:
+    return await (await tx.run(query, params)).single(strict=True)
 
 
 async def _delete_spec(tx: neo4j.AsyncManagedTransaction, spec_id: str) -> None:
@@ -242,15 +247,15 @@ class Neo4jGraphStore(GraphStore):
         await self._write(_delete_spec, spec_id)
 
     async def analyze(self, spec_id: str) -> WaveAnalysis:
-        async def work(tx: neo4j.AsyncManagedTransaction) -> list[neo4j.Record]:
-            expected = await (await tx.run(_RESET_WAVES, spec=spec_id)).single(strict=True)
-            done = [record async for record in await tx.run(_FIRST_WAVE, spec=spec_id)]
-            frontier = [r["id"] for r in done]
+        async def work(tx: neo4j.AsyncManagedTransaction) -> list[list[Any]]:
+            expected: int = (await _one(tx, _RESET_WAVES, spec=spec_id))["tasks"]
+            done: list[list[Any]] = (await _one(tx, _FIRST_WAVE, spec=spec_id))["rows"]
+            frontier = [row[0] for row in done]
             while frontier:
-                batch = [record async for record in await tx.run(_NEXT_WAVE, frontier=frontier)]
+                batch = (await _one(tx, _NEXT_WAVE, frontier=frontier))["rows"]
                 done.extend(batch)
-                frontier = [r["id"] for r in batch]
-            if len(done) < expected["tasks"]:
+                frontier = [row[0] for row in batch]
+            if len(done) < expected:
                 unresolved = [record async for record in await tx.run(_UNRESOLVED, spec=spec_id)]
                 # Raising rolls the transaction back: no half-written waves survive a cycle.
                 keys = {r["id"]: r["key"] for r in unresolved}
@@ -260,12 +265,12 @@ class Neo4jGraphStore(GraphStore):
             await (await tx.run(_WRITE_WAVES, spec=spec_id)).consume()
             return done
 
-        records = await self._write(work)
-        waves = {r["id"]: r["wave"] for r in records}
+        rows = await self._write(work)
+        waves = {task_id: wave for task_id, wave, _, _ in rows}
         # Each task's `via` already follows the tie rules, so the shared walk sees one candidate.
         path, effort = critical_path(
-            {r["id"]: r["cp"] for r in records},
-            {r["id"]: [r["via"]] for r in records if r["via"] is not None},
+            {task_id: cp for task_id, _, cp, _ in rows},
+            {task_id: [via] for task_id, _, _, via in rows if via is not None},
         )
         return WaveAnalysis(waves=waves, critical_path=path, critical_path_effort=effort)
 
