@@ -58,7 +58,9 @@ def run_up(settings: Settings, console: Console) -> int:
                     if serving(settings.addr(name), f"devmatrix.v1.{name.capitalize()}Service"):
                         pending.discard(name)
                 if time.monotonic() > deadline:
-                    console.print(f"[red]error:[/] not serving after {STARTUP_TIMEOUT_SECONDS:.0f}s: {', '.join(sorted(pending))}")
+                    console.print(
+                        f"[red]error:[/] not serving after {STARTUP_TIMEOUT_SECONDS:.0f}s: {', '.join(sorted(pending))}"
+                    )
                     return 1
                 time.sleep(0.2)
         if stopping:
@@ -68,13 +70,17 @@ def run_up(settings: Settings, console: Console) -> int:
             table.add_column(column)
         for name in SERVICE_NAMES:
             port = settings.metrics_ports[name]
-            table.add_row(name, settings.addr(name), f"http://127.0.0.1:{port}/metrics", str(processes[name].pid))
+            table.add_row(
+                name, settings.addr(name), f"http://127.0.0.1:{port}/metrics", str(processes[name].pid)
+            )
         console.print(table)
         console.print("Ready. Ctrl-C stops the mesh.")
         while not stopping:
             for name, process in processes.items():
                 if process.poll() is not None:
-                    console.print(f"[red]error:[/] {name} exited with code {process.returncode}; stopping the mesh")
+                    console.print(
+                        f"[red]error:[/] {name} exited with code {process.returncode}; stopping the mesh"
+                    )
                     return 1
             time.sleep(0.5)
         return 0

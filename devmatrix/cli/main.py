@@ -20,14 +20,17 @@ from devmatrix.cli.mesh import cycle_of, describe_rpc_error, orchestrator_client
 from devmatrix.runtime.config import ConfigError, Settings
 from devmatrix.runtime.errors import DomainError
 from devmatrix.runtime.logging import configure_logging
-from devmatrix.v1 import common_pb2, orchestrator_pb2 as pb
+from devmatrix.v1 import common_pb2
+from devmatrix.v1 import orchestrator_pb2 as pb
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out = Console()
-err = Console(stderr=True)
+# soft_wrap: an error stays one line (a non-terminal stderr would be hard-wrapped at 80 columns).
+err = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Embedded data directory (default: $DEVMATRIX_DATA_DIR or ./.devmatrix)")
+    Path | None,
+    typer.Option("--data-dir", help="Embedded data directory (default: $DEVMATRIX_DATA_DIR or ./.devmatrix)"),
 ]
 
 
@@ -65,7 +68,9 @@ async def all_tasks(client: Any, spec_id: str) -> list[common_pb2.Task]:
     tasks: list[common_pb2.Task] = []
     token = ""
     while True:
-        page = await client.GetTaskTree(pb.GetTaskTreeRequest(spec_id=spec_id, page_size=2000, page_token=token))
+        page = await client.GetTaskTree(
+            pb.GetTaskTreeRequest(spec_id=spec_id, page_size=2000, page_token=token)
+        )
         tasks.extend(page.tasks)
         token = page.next_page_token
         if not token:
@@ -115,7 +120,9 @@ def plan(
                     out.print_json(json.dumps(render.plan_json(None, [], None, cycle)))
                 raise
             with err.status("Analyzing dependencies..."):
-                analysis = await client.AnalyzeDependencies(pb.AnalyzeDependenciesRequest(spec_id=created.spec.id))
+                analysis = await client.AnalyzeDependencies(
+                    pb.AnalyzeDependenciesRequest(spec_id=created.spec.id)
+                )
                 tasks = await all_tasks(client, created.spec.id)
             if as_json:
                 print(json.dumps(render.plan_json(created.spec, tasks, analysis), indent=2))

@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from devmatrix.v1 import common_pb2, orchestrator_pb2 as pb
+from devmatrix.v1 import common_pb2
+from devmatrix.v1 import orchestrator_pb2 as pb
 
 STATUS_STYLE = {
     "PENDING": "dim",
@@ -136,7 +137,18 @@ def print_progress(console: Console, progress: pb.GetProgressResponse) -> None:
     current = progress.current_wave if progress.current_wave >= 0 else "none (all done)"
     console.print(f"[bold]Spec {progress.spec_id}[/] {status} · current wave {current}")
     table = Table()
-    for column in ("scope", "done", "tasks", "completed", "running", "ready", "pending", "failed", "blocked", "review"):
+    for column in (
+        "scope",
+        "done",
+        "tasks",
+        "completed",
+        "running",
+        "ready",
+        "pending",
+        "failed",
+        "blocked",
+        "review",
+    ):
         table.add_column(column, justify="left" if column == "scope" else "right")
     table.add_row(*counts_row("overall", progress.overall), style="bold")
     for phase in progress.phases:

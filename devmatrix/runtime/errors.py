@@ -91,5 +91,7 @@ def backend_error(error: BaseException) -> DomainError | None:
     import psycopg_pool
 
     if isinstance(error, psycopg_pool.PoolTimeout | psycopg.OperationalError):
-        return Unavailable(f"database unavailable: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+        return Unavailable(
+            f"database unavailable: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+        )
     return None

@@ -17,12 +17,12 @@ from grpc_status import rpc_status
 from devmatrix.runtime.errors import (
     DependencyCycle,
     DomainError,
-    backend_error,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
     PreconditionViolation,
     Unimplemented,
+    backend_error,
 )
 from devmatrix.runtime.metrics import ServerMetrics
 
@@ -122,7 +122,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         # Client-streaming and bidi RPCs (reflection) pass through unmeasured.
         return handler
 
-    async def _on_error(self, error: BaseException, context: grpc.aio.ServicerContext, request_id: str) -> None:
+    async def _on_error(
+        self, error: BaseException, context: grpc.aio.ServicerContext, request_id: str
+    ) -> None:
         error = _mapped(error)
         if isinstance(error, DomainError):
             log.info("rpc_failed", grpc_code=error.code.name, error=error.message)

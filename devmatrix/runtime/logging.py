@@ -19,7 +19,9 @@ def configure_logging(level: str = "INFO", service: str = "") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # One write per line (message and newline together), so the logs of several processes
+        # sharing one stderr (`devmatrix up`, PYTHONUNBUFFERED=1) never interleave mid-line.
+        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
     if service:

@@ -94,9 +94,12 @@ class RunningServer:
         return f"127.0.0.1:{self.port}"
 
     async def _set_health(self, ready: bool, alive: bool = True) -> None:
-        """"" answers liveness (the process serves); the service's own name answers readiness
+        """ "" answers liveness (the process serves); the service's own name answers readiness
         (its backends answer), so a database outage takes pods out of rotation without restarts."""
-        serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
+        serving, not_serving = (
+            health_pb2.HealthCheckResponse.SERVING,
+            health_pb2.HealthCheckResponse.NOT_SERVING,
+        )
         await self.health.set("", serving if alive else not_serving)
         await self.health.set(self.app.full_name, serving if ready else not_serving)
 

@@ -52,7 +52,7 @@ async def analyze(db: Postgres, graph: GraphStore, spec_id: str, metrics: Analys
     async with db.pool.connection() as conn:
         if await repo.get_spec(conn, spec_id) is None:
             raise NotFound(f"spec {spec_id} not found", "spec", spec_id)
-        efforts, statuses, edges = await _task_facts(conn, spec_id)
+        efforts, ready = await repo.task_efforts_and_ready(conn, spec_id)
     try:
         result = await graph.analyze(spec_id)
     except DependencyCycle:
@@ -66,12 +66,6 @@ async def analyze(db: Postgres, graph: GraphStore, spec_id: str, metrics: Analys
         WaveSummary(number, ids, sum(efforts.get(i, 0) for i in ids)) for number, ids in enumerate(by_wave)
     ]
     total = sum(efforts.get(i, 0) for i in result.waves)
-    done = {i for i, s in statuses.items() if s in ("COMPLETED", "SKIPPED")}
-    ready = sorted(
-        i
-        for i, s in statuses.items()
-        if s in ("PENDING", "READY") and all(d in done for d in edges.get(i, ()))
-    )
     widths = [len(w.task_ids) for w in waves]
     analysis = Analysis(
         waves=waves,
@@ -95,15 +89,3 @@ async def analyze(db: Postgres, graph: GraphStore, spec_id: str, metrics: Analys
     metrics.runs.labels("success").inc()
     metrics.seconds.observe(time.perf_counter() - started)
     return analysis
-
-
-async def _task_facts(
-    conn: object, spec_id: str
-) -> tuple[dict[str, int], dict[str, str], dict[str, list[str]]]:
-    tasks, edge_list = await repo.spec_graph(conn, spec_id)  # type: ignore[arg-type]
-    efforts = {t["id"]: t["effort"] for t in tasks if t["task_type"] == "TASK"}
-    statuses = {t["id"]: t["status"] for t in tasks if t["task_type"] == "TASK"}
-    edges: dict[str, list[str]] = {}
-    for task_id, dep_id in edge_list:
-        edges.setdefault(task_id, []).append(dep_id)
-    return efforts, statuses, edges

@@ -29,5 +29,6 @@ async def build(settings: Settings, registry: CollectorRegistry) -> ServiceApp:
         register=register,
         ready=runtime.ready,
         close=runtime.close,
-        drain=drain, state=runtime,
+        drain=drain,
+        state=runtime,
     )

@@ -184,24 +184,30 @@ async def get_task(conn: AsyncConnection, task_id: str, for_update: bool = False
         return await cur.fetchone()
 
 
-async def get_tasks(conn: AsyncConnection, ids: Sequence[str]) -> list[TaskRecord]:
-    if not ids:
-        return []
-    async with conn.cursor(row_factory=class_row(TaskRecord)) as cur:
+async def task_neighbourhood(conn: AsyncConnection, task_id: str) -> dict[str, list[TaskRecord]]:
+    """The task, its parent, its dependencies and its dependents in one round trip, by role."""
+    async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            f"SELECT {TASK_COLUMNS} FROM orchestrator.tasks t WHERE t.id = ANY(%s::uuid[]) ORDER BY t.position",
-            (list(ids),),
+            f"""WITH me AS (SELECT id, parent_id, task_type, dependencies FROM orchestrator.tasks WHERE id = %(id)s),
+                related AS (
+                    SELECT 'task' AS role, id FROM me
+                    UNION ALL SELECT 'parent', parent_id FROM me WHERE parent_id IS NOT NULL
+                    UNION ALL SELECT 'dependency', d.depends_on_id FROM orchestrator.task_dependencies d
+                        JOIN me ON d.task_id = me.id AND me.task_type = 'TASK'
+                    UNION ALL SELECT 'dependency', x::uuid FROM me, jsonb_array_elements_text(me.dependencies) x
+                        WHERE me.task_type <> 'TASK'
+                    UNION ALL SELECT 'dependent', d.task_id FROM orchestrator.task_dependencies d
+                        JOIN me ON d.depends_on_id = me.id
+                )
+                SELECT related.role, {TASK_COLUMNS} FROM related JOIN orchestrator.tasks t ON t.id = related.id
+                ORDER BY related.role, t.position""",
+            {"id": task_id},
         )
-        return await cur.fetchall()
-
-
-async def dependents(conn: AsyncConnection, task_id: str) -> list[str]:
-    async with conn.cursor() as cur:
-        await cur.execute(
-            "SELECT task_id::text FROM orchestrator.task_dependencies WHERE depends_on_id = %s ORDER BY task_id",
-            (task_id,),
-        )
-        return [row[0] for row in await cur.fetchall()]
+        rows = await cur.fetchall()
+    found: dict[str, list[TaskRecord]] = {"task": [], "parent": [], "dependency": [], "dependent": []}
+    for row in rows:
+        found[row.pop("role")].append(TaskRecord(**row))
+    return found
 
 
 async def list_tasks(
@@ -260,36 +266,110 @@ async def all_spec_ids(conn: AsyncConnection) -> list[str]:
         return [row[0] for row in await cur.fetchall()]
 
 
-async def set_status(
-    conn: AsyncConnection, task_id: str, status: str, assigned_to: str | None = None
-) -> TaskRecord:
-    async with conn.cursor(row_factory=class_row(TaskRecord)) as cur:
+async def lock_task(conn: AsyncConnection, task_id: str) -> tuple[TaskRecord, list[tuple[str, str]]] | None:
+    """The task, locked for update, with the (key, status) of its dependencies not yet done."""
+    async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            f"""UPDATE orchestrator.tasks t SET status = %s, assigned_to = COALESCE(%s, t.assigned_to),
-                version = t.version + 1, updated_at = now() WHERE t.id = %s RETURNING {TASK_COLUMNS}""",
-            (status, assigned_to, task_id),
+            f"""SELECT {TASK_COLUMNS}, ARRAY(
+                    SELECT o.key || '=' || o.status FROM orchestrator.task_dependencies d
+                    JOIN orchestrator.tasks o ON o.id = d.depends_on_id
+                    WHERE d.task_id = t.id AND o.status NOT IN ('COMPLETED', 'SKIPPED') ORDER BY o.key
+                ) AS waiting
+                FROM orchestrator.tasks t WHERE t.id = %s FOR UPDATE OF t""",
+            (task_id,),
+        )
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    waiting = [tuple(item.rsplit("=", 1)) for item in row.pop("waiting")]
+    return TaskRecord(**row), waiting  # type: ignore[misc]
+
+
+async def change_status(
+    conn: AsyncConnection,
+    task_id: str,
+    previous: str,
+    status: str,
+    *,
+    action: str,
+    reason: str,
+    user: str,
+    request_id: str | None,
+    channel: str,
+    assigned_to: str | None = None,
+) -> TaskRecord:
+    """Update the status, write its audit row and publish its event in one round trip.
+
+    pg_notify inside the transaction delivers the event exactly when it commits."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f"""WITH t AS (
+                    UPDATE orchestrator.tasks t SET status = %(status)s,
+                        assigned_to = COALESCE(%(assigned_to)s, t.assigned_to),
+                        version = t.version + 1, updated_at = now()
+                    WHERE t.id = %(id)s RETURNING {TASK_COLUMNS}
+                ), audit AS (
+                    INSERT INTO orchestrator.audit_log
+                        (id, entity_type, entity_id, spec_id, action, changes, user_id, request_id)
+                    SELECT gen_random_uuid(), 'task', t.id::uuid, t.spec_id::uuid, %(action)s,
+                        jsonb_build_object('from', %(previous)s::text, 'to', t.status, 'reason', %(reason)s::text),
+                        %(user)s, %(request_id)s
+                    FROM t
+                )
+                SELECT t.*, pg_notify(%(channel)s, json_build_object(
+                    'spec_id', t.spec_id, 'task_id', t.id, 'task_key', t.key,
+                    'previous_status', %(previous)s::text, 'status', t.status, 'reason', %(reason)s::text,
+                    'actor', %(user)s::text, 'at', clock_timestamp())::text) AS notified
+                FROM t""",
+            {
+                "id": task_id,
+                "status": status,
+                "assigned_to": assigned_to,
+                "action": action,
+                "previous": previous,
+                "reason": reason,
+                "user": user,
+                "request_id": request_id,
+                "channel": channel,
+            },
         )
         row = await cur.fetchone()
     assert row is not None
-    return row
+    row.pop("notified")
+    return TaskRecord(**row)
 
 
-async def dependency_statuses(conn: AsyncConnection, task_id: str) -> list[tuple[str, str, str]]:
-    """(id, key, status) of each dependency of a task."""
+async def lock_ancestors(conn: AsyncConnection, parent_id: str) -> list[tuple[str, str, str, dict[str, str]]]:
+    """Phase and group ancestors from the nearest up, locked, each as (id, type, status,
+    {child id: status} of its non-subtask children)."""
     async with conn.cursor() as cur:
         await cur.execute(
-            """SELECT t.id::text, t.key, t.status FROM orchestrator.task_dependencies d
-               JOIN orchestrator.tasks t ON t.id = d.depends_on_id WHERE d.task_id = %s ORDER BY t.key""",
-            (task_id,),
+            """WITH RECURSIVE chain AS (
+                   SELECT id, parent_id, 0 AS depth FROM orchestrator.tasks WHERE id = %s
+                   UNION ALL
+                   SELECT p.id, p.parent_id, chain.depth + 1 FROM orchestrator.tasks p JOIN chain ON p.id = chain.parent_id
+               )
+               SELECT p.id::text, p.task_type, p.status FROM orchestrator.tasks p JOIN chain USING (id)
+               WHERE p.task_type IN ('PHASE', 'TASK_GROUP') ORDER BY chain.depth FOR UPDATE OF p""",
+            (parent_id,),
         )
-        return [(r[0], r[1], r[2]) for r in await cur.fetchall()]
+        ancestors = await cur.fetchall()
+        if not ancestors:
+            return []
+        await cur.execute(
+            """SELECT parent_id::text, array_agg(id::text || '=' || status) FROM orchestrator.tasks
+               WHERE parent_id = ANY(%s::uuid[]) AND task_type <> 'SUBTASK' GROUP BY parent_id""",
+            ([a[0] for a in ancestors],),
+        )
+        children = {row[0]: dict(item.split("=", 1) for item in row[1]) for row in await cur.fetchall()}
+    return [(a[0], a[1], a[2], children.get(a[0], {})) for a in ancestors]
 
 
-async def unblockable_dependents(conn: AsyncConnection, task_id: str) -> list[str]:
+async def unblockable_dependents(conn: AsyncConnection, task_id: str) -> list[tuple[str, str]]:
     """Waiting dependents of task_id whose dependencies are now all done (locked for update)."""
     async with conn.cursor() as cur:
         await cur.execute(
-            """SELECT t.id::text FROM orchestrator.task_dependencies d
+            """SELECT t.id::text, t.status FROM orchestrator.task_dependencies d
                JOIN orchestrator.tasks t ON t.id = d.task_id
                WHERE d.depends_on_id = %s AND t.status IN ('PENDING', 'BLOCKED')
                  AND NOT EXISTS (
@@ -299,32 +379,26 @@ async def unblockable_dependents(conn: AsyncConnection, task_id: str) -> list[st
                ORDER BY t.id FOR UPDATE OF t""",
             (task_id,),
         )
-        return [row[0] for row in await cur.fetchall()]
-
-
-async def children_statuses(conn: AsyncConnection, parent_id: str) -> list[str]:
-    async with conn.cursor() as cur:
-        await cur.execute(
-            "SELECT status FROM orchestrator.tasks WHERE parent_id = %s AND task_type <> 'SUBTASK'",
-            (parent_id,),
-        )
-        return [row[0] for row in await cur.fetchall()]
+        return [(row[0], row[1]) for row in await cur.fetchall()]
 
 
 async def write_waves(
     conn: AsyncConnection, spec_id: str, waves: dict[str, int], wave_rows: Sequence[tuple[int, int, int]]
 ) -> None:
-    """Store each TASK's wave (subtasks inherit their parent's) and the waves table."""
-    await conn.execute("UPDATE orchestrator.tasks SET wave = NULL WHERE spec_id = %s", (spec_id,))
+    """Store each TASK's wave (subtasks inherit their parent's) and the waves table.
+
+    A spec's tasks never change after creation, so only waves that moved are written."""
     if waves:
         await conn.execute(
             """UPDATE orchestrator.tasks t SET wave = w.wave
-               FROM unnest(%s::uuid[], %s::int[]) AS w(id, wave) WHERE t.id = w.id""",
+               FROM unnest(%s::uuid[], %s::int[]) AS w(id, wave)
+               WHERE t.id = w.id AND t.wave IS DISTINCT FROM w.wave""",
             (list(waves.keys()), list(waves.values())),
         )
         await conn.execute(
             """UPDATE orchestrator.tasks s SET wave = p.wave FROM orchestrator.tasks p
-               WHERE s.parent_id = p.id AND s.task_type = 'SUBTASK' AND s.spec_id = %s""",
+               WHERE s.parent_id = p.id AND s.task_type = 'SUBTASK' AND s.spec_id = %s
+                 AND s.wave IS DISTINCT FROM p.wave""",
             (spec_id,),
         )
     await conn.execute("DELETE FROM orchestrator.waves WHERE spec_id = %s", (spec_id,))
@@ -333,6 +407,20 @@ async def write_waves(
             "INSERT INTO orchestrator.waves (spec_id, number, task_count, total_effort) VALUES (%s, %s, %s, %s)",
             [(spec_id, number, count, effort) for number, count, effort in wave_rows],
         )
+
+
+async def task_efforts_and_ready(conn: AsyncConnection, spec_id: str) -> tuple[dict[str, int], list[str]]:
+    """Effort of every TASK, and the TASKs that can start now (waiting, every dependency done)."""
+    async with conn.cursor() as cur:
+        await cur.execute(
+            """SELECT t.id::text, t.effort, t.status IN ('PENDING', 'READY') AND NOT EXISTS (
+                   SELECT 1 FROM orchestrator.task_dependencies d JOIN orchestrator.tasks o ON o.id = d.depends_on_id
+                   WHERE d.task_id = t.id AND o.status NOT IN ('COMPLETED', 'SKIPPED'))
+               FROM orchestrator.tasks t WHERE t.spec_id = %s AND t.task_type = 'TASK'""",
+            (spec_id,),
+        )
+        rows = await cur.fetchall()
+    return {r[0]: r[1] for r in rows}, sorted(r[0] for r in rows if r[2])
 
 
 async def progress_rows(conn: AsyncConnection, spec_id: str) -> list[dict[str, Any]]:

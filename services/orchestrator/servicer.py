@@ -137,12 +137,11 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
     async def GetTask(self, request: pb.GetTaskRequest, context: Any) -> pb.GetTaskResponse:
         task_id = require_uuid(request.task_id, "task_id")
         async with self.rt.db.pool.connection() as conn:
-            task = await repo.get_task(conn, task_id)
-            if task is None:
-                raise NotFound(f"task {task_id} not found", "task", task_id)
-            dependencies = await repo.get_tasks(conn, task.depends_on)
-            dependents = await repo.get_tasks(conn, await repo.dependents(conn, task_id))
-            parent = await repo.get_task(conn, task.parent_id) if task.parent_id else None
+            found = await repo.task_neighbourhood(conn, task_id)
+        if not found["task"]:
+            raise NotFound(f"task {task_id} not found", "task", task_id)
+        task, parent = found["task"][0], (found["parent"] or [None])[0]
+        dependencies, dependents = found["dependency"], found["dependent"]
         return pb.GetTaskResponse(
             task=convert.task_to_pb(task),
             dependencies=[convert.task_to_pb(t) for t in dependencies],

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import json
 import random
 import statistics
@@ -79,7 +78,11 @@ async def timed(call: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
 @contextlib.asynccontextmanager
 async def orchestrator(database_url: str, data_dir: Path, neo4j_uri: str | None) -> AsyncIterator[Any]:
     settings = Settings(
-        data_dir=data_dir, bind_host="127.0.0.1", database_url=database_url, neo4j_uri=neo4j_uri, db_pool_size=10
+        data_dir=data_dir,
+        bind_host="127.0.0.1",
+        database_url=database_url,
+        neo4j_uri=neo4j_uri,
+        db_pool_size=10,
     )
     server = await start_server(build, settings, "orchestrator", port=0, metrics_port=0)
     channel = open_channel(server.address, 120.0, max_message_bytes=settings.max_message_bytes)
@@ -96,7 +99,9 @@ async def bench_backend(name: str, database_url: str, data_dir: Path, neo4j_uri:
         runtime = server.app.state
         specs: dict[int, str] = {}
         for size in (1000, 10000):
-            create_s, created = await timed(lambda s=size: stub.CreateSpec(pb.CreateSpecRequest(plan_json=random_plan(s, 7))))
+            create_s, created = await timed(
+                lambda s=size: stub.CreateSpec(pb.CreateSpecRequest(plan_json=random_plan(s, 7)))
+            )
             specs[size] = created.spec.id
             lines.append(f"CreateSpec {size:,} tasks: {create_s * 1000:.0f} ms")
             await stub.AnalyzeDependencies(pb.AnalyzeDependenciesRequest(spec_id=created.spec.id))  # warm-up
@@ -105,7 +110,9 @@ async def bench_backend(name: str, database_url: str, data_dir: Path, neo4j_uri:
                 store_s, analysis = await timed(lambda sid=created.spec.id: runtime.graph.analyze(sid))
                 store_runs.append(store_s)
                 rpc_s, _ = await timed(
-                    lambda sid=created.spec.id: stub.AnalyzeDependencies(pb.AnalyzeDependenciesRequest(spec_id=sid))
+                    lambda sid=created.spec.id: stub.AnalyzeDependencies(
+                        pb.AnalyzeDependenciesRequest(spec_id=sid)
+                    )
                 )
                 rpc_runs.append(rpc_s)
             lines.append(
@@ -114,7 +121,9 @@ async def bench_backend(name: str, database_url: str, data_dir: Path, neo4j_uri:
                 "(median of 5)"
             )
         spec_id = specs[1000]
-        tree = await stub.GetTaskTree(pb.GetTaskTreeRequest(spec_id=spec_id, type=c.TASK_TYPE_TASK, page_size=2000))
+        tree = await stub.GetTaskTree(
+            pb.GetTaskTreeRequest(spec_id=spec_id, type=c.TASK_TYPE_TASK, page_size=2000)
+        )
         ids = [t.id for t in tree.tasks]
         rng = random.Random(1)
         for _ in range(100):  # warm-up
@@ -134,7 +143,9 @@ async def bench_backend(name: str, database_url: str, data_dir: Path, neo4j_uri:
             for _ in range(rounds):
                 for task_id in own:
                     elapsed, _ = await timed(
-                        lambda t=task_id, s=status: stub.UpdateTaskStatus(pb.UpdateTaskStatusRequest(task_id=t, status=s))
+                        lambda t=task_id, s=status: stub.UpdateTaskStatus(
+                            pb.UpdateTaskStatusRequest(task_id=t, status=s)
+                        )
                     )
                     update_samples.append(elapsed)
                 status = c.TASK_STATUS_READY if status == c.TASK_STATUS_RUNNING else c.TASK_STATUS_RUNNING
@@ -174,7 +185,9 @@ async def main(backends: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", choices=("embedded", "neo4j", "both"), default="both")
     args = parser.parse_args()
     asyncio.run(main(["embedded", "neo4j"] if args.backend == "both" else [args.backend]))

@@ -19,7 +19,11 @@ def details(error: grpc.aio.AioRpcError, kind: type) -> list:
 
 
 def field_violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    return {v.field: v.description for bad in details(error, error_details_pb2.BadRequest) for v in bad.field_violations}
+    return {
+        v.field: v.description
+        for bad in details(error, error_details_pb2.BadRequest)
+        for v in bad.field_violations
+    }
 
 
 def precondition_violations(error: grpc.aio.AioRpcError) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 
@@ -59,7 +60,11 @@ async def assert_unchanged(o: Orchestrator, before: dict[str, int]) -> None:
     ],
 )
 async def test_malformed_specs_are_invalid_arguments(
-    orchestrator: Orchestrator, stored: pb.CreateSpecResponse, request_: pb.CreateSpecRequest, field: str, words: str
+    orchestrator: Orchestrator,
+    stored: pb.CreateSpecResponse,
+    request_: pb.CreateSpecRequest,
+    field: str,
+    words: str,
 ) -> None:
     before = row_counts(orchestrator)
     error = await rejected(orchestrator.stub.CreateSpec(request_), grpc.StatusCode.INVALID_ARGUMENT)
@@ -99,24 +104,31 @@ async def test_bad_plans_name_the_field(
 ) -> None:
     before = row_counts(orchestrator)
     error = await rejected(
-        orchestrator.stub.CreateSpec(pb.CreateSpecRequest(plan_json=plan_json)), grpc.StatusCode.INVALID_ARGUMENT
+        orchestrator.stub.CreateSpec(pb.CreateSpecRequest(plan_json=plan_json)),
+        grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert field in field_violations(error), field_violations(error)
     await assert_unchanged(orchestrator, before)
 
 
-async def test_a_cycle_is_named_and_nothing_is_stored(orchestrator: Orchestrator, stored: pb.CreateSpecResponse) -> None:
+async def test_a_cycle_is_named_and_nothing_is_stored(
+    orchestrator: Orchestrator, stored: pb.CreateSpecResponse
+) -> None:
     before = row_counts(orchestrator)
     error = await rejected(
         orchestrator.stub.CreateSpec(pb.CreateSpecRequest(plan_json=plans.cyclic())),
         grpc.StatusCode.FAILED_PRECONDITION,
     )
-    cycles = [subject.split(" -> ") for kind, subject in precondition_violations(error) if kind == "DEPENDENCY_CYCLE"]
+    cycles = [
+        subject.split(" -> ")
+        for kind, subject in precondition_violations(error)
+        if kind == "DEPENDENCY_CYCLE"
+    ]
     assert cycles, precondition_violations(error)
     cycle = cycles[0]
     assert cycle[0] == cycle[-1] and set(cycle) == {"x", "y", "z"}
     depends_on = {"x": "z", "y": "x", "z": "y"}
-    assert all(depends_on[a] == b for a, b in zip(cycle, cycle[1:], strict=False))
+    assert all(depends_on[a] == b for a, b in itertools.pairwise(cycle))
     assert " -> ".join(cycle) in error.details()
     await assert_unchanged(orchestrator, before)
 
@@ -153,7 +165,10 @@ async def test_malformed_ids_enums_and_tokens_are_invalid(
         (s.GetTask(pb.GetTaskRequest(task_id="")), "task_id"),
         (s.UpdateTaskStatus(pb.UpdateTaskStatusRequest(task_id=task.id, status=99)), "status"),
         (s.UpdateTaskStatus(pb.UpdateTaskStatusRequest(task_id=task.id)), "status"),
-        (s.UpdateTaskStatus(pb.UpdateTaskStatusRequest(task_id=task.id, status=3, reason="x" * 3000)), "reason"),
+        (
+            s.UpdateTaskStatus(pb.UpdateTaskStatusRequest(task_id=task.id, status=3, reason="x" * 3000)),
+            "reason",
+        ),
         (s.GetTaskTree(pb.GetTaskTreeRequest(spec_id=spec_id, page_token="garbage")), "page_token"),
         (s.GetTaskTree(pb.GetTaskTreeRequest(spec_id=spec_id, page_size=-1)), "page_size"),
         (s.GetTaskTree(pb.GetTaskTreeRequest(spec_id=spec_id, type=42)), "type"),
@@ -166,10 +181,14 @@ async def test_malformed_ids_enums_and_tokens_are_invalid(
     await assert_unchanged(orchestrator, before)
 
 
-async def test_a_page_token_of_another_spec_is_refused(orchestrator: Orchestrator, stored: pb.CreateSpecResponse) -> None:
+async def test_a_page_token_of_another_spec_is_refused(
+    orchestrator: Orchestrator, stored: pb.CreateSpecResponse
+) -> None:
     other = await orchestrator.stub.CreateSpec(pb.CreateSpecRequest(plan_json=plans.diamond("Other")))
     page = await orchestrator.stub.GetTaskTree(pb.GetTaskTreeRequest(spec_id=stored.spec.id, page_size=2))
     await rejected(
-        orchestrator.stub.GetTaskTree(pb.GetTaskTreeRequest(spec_id=other.spec.id, page_token=page.next_page_token)),
+        orchestrator.stub.GetTaskTree(
+            pb.GetTaskTreeRequest(spec_id=other.spec.id, page_token=page.next_page_token)
+        ),
         grpc.StatusCode.INVALID_ARGUMENT,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from pathlib import Path
 
@@ -53,12 +54,17 @@ async def test_markdown_spec_is_stored_planned_and_analyzed(orchestrator: Orches
             assert parent.position < task.position  # hierarchy order: parents first
             assert parent.type == task.type - 1
 
-    analysis = await orchestrator.stub.AnalyzeDependencies(pb.AnalyzeDependenciesRequest(spec_id=created.spec.id))
+    analysis = await orchestrator.stub.AnalyzeDependencies(
+        pb.AnalyzeDependenciesRequest(spec_id=created.spec.id)
+    )
     wave_of = {i: w.number for w in analysis.waves for i in w.task_ids}
     executable = {t.id for t in tasks if t.type == c.TASK_TYPE_TASK}
     assert set(wave_of) == executable
     assert len(analysis.waves) >= 3
-    after = {t.id: t for t in (await orchestrator.stub.GetTaskTree(pb.GetTaskTreeRequest(spec_id=created.spec.id))).tasks}
+    after = {
+        t.id: t
+        for t in (await orchestrator.stub.GetTaskTree(pb.GetTaskTreeRequest(spec_id=created.spec.id))).tasks
+    }
     for task_id in executable:
         task = after[task_id]
         assert task.wave == wave_of[task_id]
@@ -70,11 +76,13 @@ async def test_markdown_spec_is_stored_planned_and_analyzed(orchestrator: Orches
             assert task.wave == 0
     # The critical path is a dependency chain whose efforts add up.
     path = list(analysis.critical_path)
-    for earlier, later in zip(path, path[1:], strict=False):
+    for earlier, later in itertools.pairwise(path):
         assert earlier in after[later].depends_on
     assert sum(after[i].effort for i in path) == analysis.critical_path_effort
     assert analysis.total_effort == sum(after[i].effort for i in executable)
-    assert analysis.ideal_speedup == pytest.approx(analysis.total_effort / analysis.critical_path_effort, abs=1e-3)
+    assert analysis.ideal_speedup == pytest.approx(
+        analysis.total_effort / analysis.critical_path_effort, abs=1e-3
+    )
     assert set(analysis.ready_task_ids) == set(analysis.waves[0].task_ids)
 
 
@@ -84,7 +92,9 @@ async def test_task_tree_pages_and_filters(orchestrator: Orchestrator) -> None:
     seen: list[str] = []
     token = ""
     while True:
-        page = await orchestrator.stub.GetTaskTree(pb.GetTaskTreeRequest(spec_id=spec_id, page_size=7, page_token=token))
+        page = await orchestrator.stub.GetTaskTree(
+            pb.GetTaskTreeRequest(spec_id=spec_id, page_size=7, page_token=token)
+        )
         assert len(page.tasks) <= 7
         assert page.total_size == created.spec.task_count
         seen += [t.id for t in page.tasks]
@@ -93,15 +103,33 @@ async def test_task_tree_pages_and_filters(orchestrator: Orchestrator) -> None:
             break
     assert len(seen) == len(set(seen)) == created.spec.task_count
 
-    only_tasks = await orchestrator.stub.GetTaskTree(pb.GetTaskTreeRequest(spec_id=spec_id, type=c.TASK_TYPE_TASK))
+    only_tasks = await orchestrator.stub.GetTaskTree(
+        pb.GetTaskTreeRequest(spec_id=spec_id, type=c.TASK_TYPE_TASK)
+    )
     assert only_tasks.tasks and all(t.type == c.TASK_TYPE_TASK for t in only_tasks.tasks)
-    ready = await orchestrator.stub.GetTaskTree(pb.GetTaskTreeRequest(spec_id=spec_id, status=c.TASK_STATUS_READY))
+    ready = await orchestrator.stub.GetTaskTree(
+        pb.GetTaskTreeRequest(spec_id=spec_id, status=c.TASK_STATUS_READY)
+    )
     assert ready.tasks and all(t.status == c.TASK_STATUS_READY and not t.depends_on for t in ready.tasks)
     await orchestrator.stub.AnalyzeDependencies(pb.AnalyzeDependenciesRequest(spec_id=spec_id))
     wave1 = await orchestrator.stub.GetTaskTree(
         pb.GetTaskTreeRequest(spec_id=spec_id, has_wave=True, wave=1, type=c.TASK_TYPE_TASK)
     )
     assert wave1.tasks and all(t.wave == 1 for t in wave1.tasks)
+
+
+async def test_get_task_returns_its_neighbourhood(orchestrator: Orchestrator) -> None:
+    spec = (await create(orchestrator, plans.diamond())).spec
+    t = await tasks_by_key(orchestrator, spec.id)
+    got = await orchestrator.stub.GetTask(pb.GetTaskRequest(task_id=t["d"].id))
+    assert got.task.key == "d"
+    assert got.parent.key == "G"
+    assert [x.key for x in got.dependencies] == ["b", "c"]
+    assert list(got.dependents) == []
+    root = await orchestrator.stub.GetTask(pb.GetTaskRequest(task_id=t["a"].id))
+    assert [x.key for x in root.dependents] == ["b", "c"] and not root.dependencies
+    phase = await orchestrator.stub.GetTask(pb.GetTaskRequest(task_id=t["P"].id))
+    assert not phase.HasField("parent") and not phase.dependencies
 
 
 async def test_create_spec_is_idempotent_by_request_id(orchestrator: Orchestrator) -> None:
@@ -118,7 +146,9 @@ async def test_create_spec_is_idempotent_by_request_id(orchestrator: Orchestrato
 
 
 async def test_concurrent_duplicates_store_one_spec(orchestrator: Orchestrator) -> None:
-    results = await asyncio.gather(*(create(orchestrator, plans.diamond(), request_id="same") for _ in range(5)))
+    results = await asyncio.gather(
+        *(create(orchestrator, plans.diamond(), request_id="same") for _ in range(5))
+    )
     assert len({r.spec.id for r in results}) == 1
     assert sum(r.created for r in results) == 1
 
@@ -222,7 +252,11 @@ async def test_progress_by_phase_wave_and_agent(orchestrator: Orchestrator) -> N
     assert o.percent_complete == 25.0
     assert (o.effort_total, o.effort_completed) == (11, 1)
     assert [(p.phase, p.counts.total) for p in progress.phases] == [(3, 4)]
-    assert [(w.wave, w.counts.total, w.counts.completed) for w in progress.waves] == [(0, 1, 1), (1, 2, 0), (2, 1, 0)]
+    assert [(w.wave, w.counts.total, w.counts.completed) for w in progress.waves] == [
+        (0, 1, 1),
+        (1, 2, 0),
+        (2, 1, 0),
+    ]
     assert progress.current_wave == 1
     assert {a.agent: (a.counts.completed, a.counts.running) for a in progress.agents} == {
         "generalist": (1, 0),
@@ -258,7 +292,9 @@ async def test_reports_are_stored_per_task(orchestrator: Orchestrator) -> None:
     spec = (await create(orchestrator, plans.diamond())).spec
     t = await tasks_by_key(orchestrator, spec.id)
     added = await orchestrator.stub.AddReport(
-        pb.AddReportRequest(task_id=t["a"].id, type=pb.REPORT_TYPE_IMPLEMENTATION, content_json='{"files": 2}')
+        pb.AddReportRequest(
+            task_id=t["a"].id, type=pb.REPORT_TYPE_IMPLEMENTATION, content_json='{"files": 2}'
+        )
     )
     listed = await orchestrator.stub.ListReports(pb.ListReportsRequest(task_id=t["a"].id))
     assert [r.id for r in listed.reports] == [added.report.id]

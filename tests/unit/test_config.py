@@ -12,7 +12,13 @@ def test_defaults_select_embedded_backends() -> None:
     assert settings.database_url is None
     assert settings.neo4j_uri is None
     assert settings.db_pool_size == 10
-    assert settings.ports == {"orchestrator": 50051, "context": 50052, "codegen": 50053, "patterns": 50054, "skills": 50055}
+    assert settings.ports == {
+        "orchestrator": 50051,
+        "context": 50052,
+        "codegen": 50053,
+        "patterns": 50054,
+        "skills": 50055,
+    }
     assert settings.metrics_ports["skills"] == 9105
     assert settings.addr("context") == "127.0.0.1:50052"
 

@@ -169,7 +169,15 @@ class Neo4jGraphStore(GraphStore):
 
     async def start(self) -> None:
         if self._driver is None:
-            self._driver = neo4j.AsyncGraphDatabase.driver(self._uri, auth=self._auth)
+            # Fail fast when Neo4j is down: callers have deadlines of their own, and the
+            # driver's default 30 s of transaction retries would outlive them.
+            self._driver = neo4j.AsyncGraphDatabase.driver(
+                self._uri,
+                auth=self._auth,
+                max_transaction_retry_time=2.0,
+                connection_timeout=3.0,
+                connection_acquisition_timeout=5.0,
+            )
         async with self._guard():
             await self._driver.verify_connectivity()
             for statement in _SCHEMA:
@@ -307,14 +315,24 @@ class Neo4jGraphStore(GraphStore):
 
     async def dependencies(self, task_id: str) -> list[str]:
         record = await self._single(
-            "MATCH (t:Task {id: $id}) OPTIONAL MATCH (t)-[:DEPENDS_ON]->(d:Task) RETURN collect(d.id) AS ids",
+            """
+            MATCH (t:Task {id: $id})
+            OPTIONAL MATCH (t)-[:DEPENDS_ON]->(d:Task)
+            // Grouping by t.id yields no row for an unknown task (NotFound), not an empty list.
+            RETURN t.id AS id, collect(d.id) AS ids
+            """,
             task_id,
         )
         return sorted(record["ids"])
 
     async def dependents(self, task_id: str) -> list[str]:
         record = await self._single(
-            "MATCH (t:Task {id: $id}) OPTIONAL MATCH (t)<-[:DEPENDS_ON]-(d:Task) RETURN collect(d.id) AS ids",
+            """
+            MATCH (t:Task {id: $id})
+            OPTIONAL MATCH (t)<-[:DEPENDS_ON]-(d:Task)
+            // Grouping by t.id yields no row for an unknown task (NotFound), not an empty list.
+            RETURN t.id AS id, collect(d.id) AS ids
+            """,
             task_id,
         )
         return sorted(record["ids"])
@@ -356,7 +374,12 @@ class Neo4jGraphStore(GraphStore):
 
     async def children(self, task_id: str) -> list[str]:
         record = await self._single(
-            "MATCH (t:Task {id: $id}) OPTIONAL MATCH (t)-[:PARENT_OF]->(c:Task) RETURN collect(c.id) AS ids",
+            """
+            MATCH (t:Task {id: $id})
+            OPTIONAL MATCH (t)-[:PARENT_OF]->(c:Task)
+            // Grouping by t.id yields no row for an unknown task (NotFound), not an empty list.
+            RETURN t.id AS id, collect(c.id) AS ids
+            """,
             task_id,
         )
         return sorted(record["ids"])

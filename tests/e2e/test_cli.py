@@ -1,0 +1,499 @@
+"""The `devmatrix` command as a user runs it: real processes, no stdin, the embedded
+PostgreSQL in a temporary data dir, and one `devmatrix up` mesh shared by the module."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from devmatrix.runtime.config import SERVICE_NAMES
+
+ROOT = Path(__file__).resolve().parents[2]
+TASK_API = ROOT / "examples" / "specs" / "task_api.md"
+SMALL_PLAN = ROOT / "examples" / "plans" / "small_plan.json"
+CYCLIC_PLAN = ROOT / "examples" / "plans" / "cyclic_plan.json"
+FULL_NAMES = {
+    "orchestrator": "devmatrix.v1.OrchestratorService",
+    "context": "devmatrix.v1.ContextService",
+    "codegen": "devmatrix.v1.CodegenService",
+    "patterns": "devmatrix.v1.PatternsService",
+    "skills": "devmatrix.v1.SkillsService",
+}
+TASK_FIELDS = {
+    "id",
+    "key",
+    "type",
+    "name",
+    "description",
+    "parent",
+    "phase",
+    "status",
+    "effort",
+    "skills",
+    "depends_on",
+    "wave",
+}
+# A wide terminal, so rich neither wraps nor truncates what the assertions look for.
+WIDE = "1000"
+STARTUP_TIMEOUT_S = 120.0
+SHUTDOWN_TIMEOUT_S = 30.0
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def clean_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+    """The caller's environment without anything that would point the CLI elsewhere."""
+    drop_suffixes = ("_PORT", "_ADDR", "_METRICS_PORT")
+    drop = {
+        "DATABASE_URL",
+        "NEO4J_URI",
+        "DB_POOL_SIZE",
+        "GRPC_DEADLINE_SECONDS",
+        "GRPC_VERBOSITY",
+        "LOG_LEVEL",
+        "COLUMNS",
+    }
+    env = {k: v for k, v in os.environ.items() if not k.endswith(drop_suffixes) and k not in drop}
+    env.update(DEVMATRIX_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
+    env.update(overrides)
+    return env
+
+
+@dataclasses.dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def devmatrix(*args: str, env: dict[str, str], timeout: float = 90.0) -> Result:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "devmatrix.cli.main", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+
+def assert_one_line_error(result: Result, code: int, *needles: str) -> str:
+    assert result.code == code, f"exit {result.code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{result.stderr}"
+    line = lines[0]
+    assert line.startswith("error:"), line
+    for needle in needles:
+        assert needle in line, f"{needle!r} not in {line!r}"
+    return line
+
+
+# --- plan with the in-process mesh ------------------------------------------------------------
+
+
+def check_plan_document(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The invariants of `plan --json`; returns the tasks by id."""
+    tasks = doc["tasks"]
+    assert tasks
+    for task in tasks:
+        assert set(task) >= TASK_FIELDS, f"{task.get('key')}: missing {TASK_FIELDS - set(task)}"
+    by_id = {t["id"]: t for t in tasks}
+    assert len(by_id) == len(tasks)
+    assert len({t["key"] for t in tasks}) == len(tasks)
+    for task in tasks:
+        assert task["parent"] is None or task["parent"] in by_id
+        assert set(task["depends_on"]) <= set(by_id), task["key"]
+
+    executable = {t["id"] for t in tasks if t["type"] == "TASK"}
+    assert executable
+    waves = doc["waves"]
+    members = [i for wave in waves for i in wave]
+    assert all(wave for wave in waves)
+    assert len(members) == len(set(members))  # a task is in one wave only
+    assert set(members) == executable
+    wave_of = {i: n for n, wave in enumerate(waves) for i in wave}
+    for task_id in executable:
+        task = by_id[task_id]
+        assert task["wave"] == wave_of[task_id], task["key"]
+        for dep in task["depends_on"]:
+            assert dep in wave_of, f"{task['key']} depends on unscheduled {by_id[dep]['key']}"
+            assert wave_of[dep] < wave_of[task_id], f"{by_id[dep]['key']} not before {task['key']}"
+
+    path = doc["critical_path"]
+    assert path and set(path) <= executable
+    for earlier, later in itertools.pairwise(path):
+        assert earlier in by_id[later]["depends_on"], f"{by_id[earlier]['key']} -> {by_id[later]['key']}"
+    assert doc["critical_path_effort"] == sum(by_id[i]["effort"] for i in path)
+    assert set(doc["ready"]) == set(waves[0])
+    assert doc["cycle"] is None
+    return by_id
+
+
+@pytest.fixture(scope="module")
+def embedded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir for commands that start the in-process mesh (initialized once, reused)."""
+    return tmp_path_factory.mktemp("embedded")
+
+
+@pytest.fixture(scope="module")
+def markdown_plan(embedded_dir: Path) -> dict[str, Any]:
+    data_dir = embedded_dir
+    result = devmatrix("plan", str(TASK_API), "--json", env=clean_env(data_dir))
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    doc = result.json()  # the whole of stdout is one JSON document
+    assert (data_dir / "pg").is_dir()  # the embedded PostgreSQL lives in the data dir
+    return doc
+
+
+def test_plan_markdown_as_json(markdown_plan: dict[str, Any]) -> None:
+    doc = markdown_plan
+    assert doc["title"] == "Task API"
+    uuid.UUID(doc["spec_id"])
+    by_id = check_plan_document(doc)
+    types = {t["type"] for t in by_id.values()}
+    assert {"PHASE", "TASK_GROUP", "TASK", "SUBTASK"} <= types
+    assert sorted({t["phase"] for t in by_id.values() if t["type"] == "PHASE"}) == [1, 2, 3, 4, 5]
+    assert len(doc["waves"]) >= 3
+
+
+def test_plan_markdown_as_text(markdown_plan: dict[str, Any], embedded_dir: Path) -> None:
+    result = devmatrix("plan", str(TASK_API), env=clean_env(embedded_dir, COLUMNS=WIDE))
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    out = result.stdout
+    by_id = {t["id"]: t for t in markdown_plan["tasks"]}
+    assert out.splitlines()[0].startswith("Task API spec ")
+    # The hierarchy names every task, phase to subtask.
+    for task in by_id.values():
+        assert task["key"] in out, task["key"]
+    # The wave table: one row per wave with its size, effort and task keys.
+    lines = out.splitlines()
+    table = lines[lines.index(next(line for line in lines if "Execution waves" in line)) :]
+    rows = {}
+    for line in table:
+        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
+        if len(cells) == 4 and cells[0].isdigit():
+            rows[int(cells[0])] = cells[1:]
+    assert sorted(rows) == list(range(len(markdown_plan["waves"])))
+    for number, wave in enumerate(markdown_plan["waves"]):
+        count, effort, keys = rows[number]
+        assert int(count) == len(wave)
+        assert int(effort) == sum(by_id[i]["effort"] for i in wave)
+        assert sorted(keys.split(", ")) == sorted(by_id[i]["key"] for i in wave)
+    # The critical path, by keys, in order.
+    critical = [line for line in lines if line.startswith("Critical path")]
+    assert len(critical) == 1
+    assert f"(effort {markdown_plan['critical_path_effort']})" in critical[0]
+    # Equal-effort paths may tie (ids are random, so is the tie-break): check it is a dependency
+    # chain of the same plan, by keys, whose efforts add up to the JSON run's critical effort.
+    by_key = {t["key"]: t for t in by_id.values()}
+    keys = critical[0].split(": ", 1)[1].split(" -> ")
+    assert len(keys) >= 2 and all(k in by_key and by_key[k]["type"] == "TASK" for k in keys), keys
+    for earlier, later in itertools.pairwise(keys):
+        assert by_key[earlier]["id"] in by_key[later]["depends_on"], f"{earlier} -> {later}"
+    assert sum(by_key[k]["effort"] for k in keys) == markdown_plan["critical_path_effort"]
+    assert f"Parallelism: {len(markdown_plan['waves'])} waves" in out
+
+
+# --- errors that need no mesh ---------------------------------------------------------------
+
+
+def test_missing_file_is_exit_2(tmp_path: Path) -> None:
+    missing = tmp_path / "a-rather-long-directory-name-for-wrapping" / "no-such-spec-file.md"
+    result = devmatrix("plan", str(missing), env=clean_env(tmp_path / "data"))
+    assert_one_line_error(result, 2, str(missing), "No such file")
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", [("status", str(uuid.uuid4())), ("plan", str(SMALL_PLAN))])
+def test_bad_env_value_is_exit_2(tmp_path: Path, command: tuple[str, str]) -> None:
+    result = devmatrix(*command, env=clean_env(tmp_path / "data", DB_POOL_SIZE="x"))
+    assert_one_line_error(result, 2, "DB_POOL_SIZE", "'x'")
+    assert not (tmp_path / "data").exists()  # nothing was started
+
+
+@pytest.mark.parametrize("command", [("status", str(uuid.uuid4())), ("plan", str(SMALL_PLAN), "--json")])
+def test_closed_port_is_unavailable_within_the_deadline(tmp_path: Path, command: tuple[str, ...]) -> None:
+    (port,) = free_ports(1)  # nothing listens there
+    deadline = 3.0
+    env = clean_env(
+        tmp_path / "data", ORCHESTRATOR_ADDR=f"127.0.0.1:{port}", GRPC_DEADLINE_SECONDS=str(deadline)
+    )
+    result = devmatrix(*command, env=env)
+    assert_one_line_error(result, 1, "UNAVAILABLE", f"127.0.0.1:{port}")
+    assert result.stdout == ""
+    # The RPC gave up before its deadline (not DEADLINE_EXCEEDED), plus interpreter start-up.
+    assert result.seconds < deadline + 5.0
+    assert not (tmp_path / "data").exists()  # no embedded mesh was started instead
+
+
+# --- `devmatrix up` and commands against it ----------------------------------------------------
+
+
+@dataclasses.dataclass
+class Mesh:
+    process: subprocess.Popen[bytes]
+    ports: dict[str, int]
+    metrics_ports: dict[str, int]
+    data_dir: Path
+    stderr_path: Path
+
+    def addr(self, service: str) -> str:
+        return f"127.0.0.1:{self.ports[service]}"
+
+    def client_env(self, data_dir: Path, **overrides: str) -> dict[str, str]:
+        return clean_env(data_dir, ORCHESTRATOR_ADDR=self.addr("orchestrator"), **overrides)
+
+
+def child_processes(pid: int) -> dict[int, str]:
+    """pid -> command line of the live (non-zombie) children of pid, from /proc."""
+    children: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            children[int(entry.name)] = cmdline
+    return children
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def health(address: str, service: str = "") -> int:
+    with grpc.insecure_channel(address) as channel:
+        return (
+            health_pb2_grpc.HealthStub(channel)
+            .Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+            .status
+        )
+
+
+def json_events(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    base = tmp_path_factory.mktemp("mesh")
+    data_dir = base / "data"
+    numbers = free_ports(2 * len(SERVICE_NAMES))
+    ports = dict(zip(SERVICE_NAMES, numbers[: len(SERVICE_NAMES)], strict=True))
+    metrics_ports = dict(zip(SERVICE_NAMES, numbers[len(SERVICE_NAMES) :], strict=True))
+    overrides = {f"{name.upper()}_PORT": str(port) for name, port in ports.items()}
+    overrides |= {f"{name.upper()}_METRICS_PORT": str(port) for name, port in metrics_ports.items()}
+    env = clean_env(data_dir, BIND_HOST="127.0.0.1", SHUTDOWN_GRACE_SECONDS="5", **overrides)
+    stderr_path = base / "up.stderr"
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devmatrix.cli.main", "up"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    running = Mesh(process, ports, metrics_ports, data_dir, stderr_path)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while "Ready." not in stderr_path.read_text(errors="replace"):
+            if process.poll() is not None:
+                pytest.fail(
+                    f"devmatrix up exited with {process.returncode}:\n{stderr_path.read_text()[-6000:]}",
+                    pytrace=False,
+                )
+            if time.monotonic() > deadline:
+                pytest.fail(f"devmatrix up not Ready in {STARTUP_TIMEOUT_S:.0f}s", pytrace=False)
+            time.sleep(0.2)
+        yield running
+    finally:
+        if process.poll() is None:
+            leftovers = list(child_processes(process.pid))
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=SHUTDOWN_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            for pid in leftovers:
+                if alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def test_every_service_of_the_mesh_is_serving(mesh: Mesh) -> None:
+    for name in SERVICE_NAMES:
+        address = mesh.addr(name)
+        assert health(address) == health_pb2.HealthCheckResponse.SERVING, name
+        assert health(address, FULL_NAMES[name]) == health_pb2.HealthCheckResponse.SERVING, name
+        # Each service serves its own /metrics; `up` has been health-checking all of them.
+        url = f"http://127.0.0.1:{mesh.metrics_ports[name]}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        assert 'grpc_server_started_total{grpc_method="Check",grpc_service="grpc.health.v1.Health"' in text
+    text = mesh.stderr_path.read_text()
+    for name in SERVICE_NAMES:  # the table of the mesh names every service and its address
+        assert name in text and mesh.addr(name) in text
+
+
+def test_plan_and_status_against_the_mesh(mesh: Mesh, tmp_path: Path) -> None:
+    client_dir = tmp_path / "client"
+    planned = devmatrix("plan", str(SMALL_PLAN), "--json", env=mesh.client_env(client_dir))
+    assert planned.code == 0, planned.stderr
+    doc = planned.json()
+    by_id = check_plan_document(doc)
+    source = json.loads(SMALL_PLAN.read_text())
+    assert doc["title"] == source["spec"]["title"]
+    assert sorted(t["key"] for t in by_id.values()) == sorted(t["key"] for t in source["tasks"])
+    by_key = {t["key"]: t for t in by_id.values()}
+    assert by_id[by_key["setup.db"]["parent"]]["key"] == "setup"
+    # A group dependency (api depends on models) reaches the group's tasks.
+    assert by_key["models.note"]["id"] in by_key["api.list"]["depends_on"]
+    assert not client_dir.exists()  # the remote mesh was used, no embedded one started
+    spec_id = doc["spec_id"]
+    executable = [t for t in by_id.values() if t["type"] == "TASK"]
+
+    status = devmatrix("status", spec_id, "--json", env=mesh.client_env(client_dir))
+    assert status.code == 0, status.stderr
+    progress = status.json()
+    assert progress["specId"] == spec_id
+    assert progress["overall"]["total"] == len(executable)
+    assert progress["overall"]["effortTotal"] == sum(t["effort"] for t in executable)
+    assert progress["overall"]["ready"] == len(doc["waves"][0])
+    assert progress["overall"]["percentComplete"] == 0
+    assert [p["phase"] for p in progress["phases"]] == [1, 3, 4]
+    assert sum(p["counts"]["total"] for p in progress["phases"]) == len(executable)
+
+    text = devmatrix("status", spec_id, env=mesh.client_env(client_dir, COLUMNS=WIDE))
+    assert text.code == 0, text.stderr
+    assert f"Spec {spec_id}" in text.stdout
+    overall = next(line for line in text.stdout.splitlines() if "overall" in line)
+    assert f" {len(executable)} " in overall
+    for phase in progress["phases"]:
+        assert f"phase {phase['phase']} {phase['name']}" in text.stdout
+    for number in range(len(doc["waves"])):
+        assert f"wave {number} " in text.stdout
+
+
+def test_empty_spec_is_invalid_argument(mesh: Mesh, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.md"
+    empty.write_text("")
+    result = devmatrix("plan", str(empty), env=mesh.client_env(tmp_path / "data"))
+    assert_one_line_error(result, 1, "INVALID_ARGUMENT")
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cyclic_plan_names_the_cycle(mesh: Mesh, tmp_path: Path, as_json: bool) -> None:
+    args = ["plan", str(CYCLIC_PLAN)] + (["--json"] if as_json else [])
+    result = devmatrix(*args, env=mesh.client_env(tmp_path / "data"))
+    line = assert_one_line_error(result, 1, "FAILED_PRECONDITION")
+    for key in ("core.a", "core.b", "core.c"):
+        assert key in line
+    assert "extra.d" not in line
+    if as_json:
+        cycle = result.json()["cycle"]
+        assert set(cycle) == {"core.a", "core.b", "core.c"}
+        assert cycle[0] == cycle[-1] and len(cycle) == 4
+        assert " -> ".join(cycle) in line
+    else:
+        assert result.stdout == ""
+
+
+@pytest.mark.parametrize("where", ["mesh", "in-process"])
+def test_status_of_a_malformed_id_is_invalid_argument(
+    mesh: Mesh, embedded_dir: Path, tmp_path: Path, where: str
+) -> None:
+    # In-process, the embedded PostgreSQL forks helpers while gRPC runs: still one line.
+    env = mesh.client_env(tmp_path / "data") if where == "mesh" else clean_env(embedded_dir)
+    result = devmatrix("status", "not-a-uuid", env=env)
+    assert_one_line_error(result, 1, "INVALID_ARGUMENT", "not-a-uuid")
+    assert result.stdout == ""
+
+
+def test_status_of_an_unknown_spec_is_not_found(mesh: Mesh, tmp_path: Path) -> None:
+    spec_id = str(uuid.uuid4())
+    result = devmatrix("status", spec_id, "--json", env=mesh.client_env(tmp_path / "data"))
+    assert_one_line_error(result, 1, "NOT_FOUND", spec_id)
+    assert result.stdout == ""
+
+
+def test_sigterm_stops_the_mesh(mesh: Mesh) -> None:
+    """Runs last in this module: it stops the shared mesh."""
+    children = child_processes(mesh.process.pid)
+    by_service = {
+        name: pid for pid, cmd in children.items() for name in SERVICE_NAMES if f"-m services.{name}" in cmd
+    }
+    assert set(by_service) == set(SERVICE_NAMES), children
+    embedded_pg = str(mesh.data_dir / "pg")
+    assert processes_mentioning(embedded_pg), "the embedded PostgreSQL should be running"
+
+    mesh.process.send_signal(signal.SIGTERM)
+    assert mesh.process.wait(timeout=SHUTDOWN_TIMEOUT_S) == 0, mesh.stderr_path.read_text()[-4000:]
+    still = {name: pid for name, pid in by_service.items() if alive(pid)}
+    assert not still, f"children left running: {still}"
+
+    deadline = time.monotonic() + 10
+    while processes_mentioning(embedded_pg) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not processes_mentioning(embedded_pg), "the embedded PostgreSQL was left running"
+
+    text = mesh.stderr_path.read_text()
+    assert "Traceback" not in text
+    stopped = {e["service"] for e in json_events(text) if e.get("event") == "stopped"}
+    assert stopped == set(SERVICE_NAMES)
