@@ -16,3 +16,13 @@ else
     go install "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
 fi
 "$BIN_DIR/kustomize" version
+
+# ghz: the gRPC load generator the benchmarks drive the services with (tests/benchmarks).
+GHZ_VERSION=${GHZ_VERSION:-v0.121.0}
+# (go install builds report their version as "dev", so presence is the check.)
+if [[ -x "$BIN_DIR/ghz" ]]; then
+  echo "ghz ${GHZ_VERSION} already in $BIN_DIR"
+else
+  echo "installing ghz ${GHZ_VERSION} into $BIN_DIR"
+  GOBIN="$BIN_DIR" GOTOOLCHAIN=local GOFLAGS=-buildvcs=false go install "github.com/bojand/ghz/cmd/ghz@${GHZ_VERSION}"
+fi

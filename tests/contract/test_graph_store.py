@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from typing import Any
@@ -157,7 +158,21 @@ async def test_critical_path_weights_effort_not_length(graph_store: Store) -> No
     assert analysis.waves["s/z"] == 3
 
 
-async def test_critical_path_ties_take_the_smallest_id(graph_store: Store) -> None:
+async def test_critical_path_ties_follow_keys_not_ids(graph_store: Store) -> None:
+    # Same shape as below, but ids sort the other way round from keys: keys decide.
+    tasks = [task("s", k) for k in "abcd"]
+    tasks = [dataclasses.replace(t, id=f"s/{9 - i}") for i, t in enumerate(tasks)]
+    key_to_id = {t.key: t.id for t in tasks}
+    await graph_store.replace_spec(
+        "s",
+        [dataclasses.replace(t, effort=2 if t.key in "bc" else 1) for t in tasks],
+        [(key_to_id[a], key_to_id[b]) for a, b in (("b", "a"), ("c", "a"), ("d", "b"), ("d", "c"))],
+    )
+    analysis = await graph_store.analyze("s")
+    assert analysis.critical_path == [key_to_id["a"], key_to_id["b"], key_to_id["d"]]
+
+
+async def test_critical_path_ties_take_the_smallest_key(graph_store: Store) -> None:
     # d has two deps with equal cp (b, c): the walk goes through b. e ties with d on cp: d ends.
     await load(graph_store, "s", "abcde", "b>a", "c>a", "d>b", "d>c", b=2, c=2, d=1, e=4)
     analysis = await graph_store.analyze("s")

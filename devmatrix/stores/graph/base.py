@@ -10,8 +10,9 @@ them; dependencies declared on phases or groups are expanded before they get her
 Definitions both backends follow to the letter:
 - wave(t) = 0 without dependencies, else 1 + max(wave(d) for d in deps(t));
 - cp(t) = effort(t) + max(cp(d) for d in deps(t), default 0); the critical path ends
-  at the task with the largest cp (ties: smallest id) and walks back through the
-  dependency with the largest cp (ties: smallest id); it is returned first task first;
+  at the task with the largest cp (ties: smallest key) and walks back through the
+  dependency with the largest cp (ties: smallest key); it is returned first task first.
+  Keys, not ids, break ties so the same plan gives the same path whatever ids it got;
 - a cycle makes analyze() raise DependencyCycle naming the task keys of one cycle,
   in dependency order, the first key repeated at the end.
 """
@@ -149,18 +150,20 @@ def validate_graph(spec_id: str, tasks: Sequence[GraphTask], depends_on: Sequenc
         raise InvalidArgument(f"invalid graph for spec {spec_id}", violations=violations)
 
 
-def critical_path(cp: Mapping[str, int], deps: Mapping[str, Iterable[str]]) -> tuple[list[str], int]:
+def critical_path(
+    cp: Mapping[str, int], deps: Mapping[str, Iterable[str]], keys: Mapping[str, str]
+) -> tuple[list[str], int]:
     """Walk back from the largest cp following the module docstring's tie rules."""
     if not cp:
         return [], 0
-    end = min(cp, key=lambda task_id: (-cp[task_id], task_id))
+    end = min(cp, key=lambda task_id: (-cp[task_id], keys[task_id]))
     path = [end]
     current = end
     while True:
         candidates = [dep for dep in deps.get(current, ()) if dep in cp]
         if not candidates:
             break
-        current = min(candidates, key=lambda task_id: (-cp[task_id], task_id))
+        current = min(candidates, key=lambda task_id: (-cp[task_id], keys[task_id]))
         path.append(current)
     path.reverse()
     return path, cp[end]

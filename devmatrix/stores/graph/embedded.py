@@ -136,7 +136,11 @@ class EmbeddedGraphStore(GraphStore):
             }
             cycle = find_cycle(unresolved)
             raise cycle_error(spec_id, [nodes[t]["task"].key for t in cycle])
-        path, effort = critical_path(cp, {t: [d for d in succ[t] if d in is_exec] for t in executable})
+        path, effort = critical_path(
+            cp,
+            {t: [d for d in succ[t] if d in is_exec] for t in executable},
+            {t: nodes[t]["task"].key for t in executable},
+        )
         members: dict[int, list[str]] = {}
         for task_id, wave in waves.items():
             members.setdefault(wave, []).append(task_id)

@@ -81,7 +81,7 @@ _FIRST_WAVE: LiteralString = """
 MATCH (t:Task {spec_id: $spec})
 WHERE t.type = 'TASK' AND NOT EXISTS { (t)-[:DEPENDS_ON]->(d:Task) WHERE d.type = 'TASK' }
 SET t.wave = 0, t.cp = t.effort
-RETURN collect([t.id, 0, t.cp, null]) AS rows
+RETURN collect([t.id, 0, t.cp, null, t.key]) AS rows
 """
 
 # Passes return one record holding a list: the Python driver decodes a list of 10,000 rows
@@ -89,7 +89,7 @@ RETURN collect([t.id, 0, t.cp, null]) AS rows
 #
 # Only dependents of last pass's tasks can become ready now, and NOT EXISTS stops at the
 # first dependency still without a wave. `via` is the dependency the critical path walks
-# back through: largest cp, ties smallest id.
+# back through: largest cp, ties smallest key.
 _NEXT_WAVE: LiteralString = """
 UNWIND $frontier AS fid
 MATCH (:Task {id: fid})<-[:DEPENDS_ON]-(t:Task)
@@ -98,10 +98,10 @@ WITH DISTINCT t
 WHERE NOT EXISTS { (t)-[:DEPENDS_ON]->(d:Task) WHERE d.wave IS NULL AND d.type = 'TASK' }
 MATCH (t)-[:DEPENDS_ON]->(d:Task)
 WHERE d.type = 'TASK'
-WITH t, d ORDER BY d.cp DESC, d.id ASC
+WITH t, d ORDER BY d.cp DESC, d.key ASC
 WITH t, max(d.wave) AS wave, collect(d)[0] AS via
 SET t.wave = wave + 1, t.cp = t.effort + via.cp
-RETURN collect([t.id, t.wave, t.cp, via.id]) AS rows
+RETURN collect([t.id, t.wave, t.cp, via.id, t.key]) AS rows
 """
 
 _UNRESOLVED: LiteralString = """
@@ -274,11 +274,12 @@ class Neo4jGraphStore(GraphStore):
             return done
 
         rows = await self._write(work)
-        waves = {task_id: wave for task_id, wave, _, _ in rows}
+        waves = {task_id: wave for task_id, wave, _, _, _ in rows}
         # Each task's `via` already follows the tie rules, so the shared walk sees one candidate.
         path, effort = critical_path(
-            {task_id: cp for task_id, _, cp, _ in rows},
-            {task_id: [via] for task_id, _, _, via in rows if via is not None},
+            {task_id: cp for task_id, _, cp, _, _ in rows},
+            {task_id: [via] for task_id, _, _, via, _ in rows if via is not None},
+            {task_id: key for task_id, _, _, _, key in rows},
         )
         return WaveAnalysis(waves=waves, critical_path=path, critical_path_effort=effort)
 
