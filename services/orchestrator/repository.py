@@ -32,7 +32,7 @@ TASK_COLUMNS = """
 
 SPEC_COLUMNS = """
     s.id::text, s.name, s.title, s.format, s.status, s.content,
-    (SELECT count(*) FROM orchestrator.tasks t WHERE t.spec_id = s.id)::int AS task_count,
+    s.task_count,
     s.analysis, s.created_at, s.updated_at
 """
 
@@ -52,8 +52,9 @@ async def insert_spec(
     request_id: str | None,
 ) -> None:
     await conn.execute(
-        """INSERT INTO orchestrator.specs (id, name, title, format, status, content, source, source_sha256, request_id)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        """INSERT INTO orchestrator.specs
+               (id, name, title, format, status, content, source, source_sha256, request_id, task_count)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (
             spec.id,
             spec.name,
@@ -64,6 +65,7 @@ async def insert_spec(
             source,
             source_sha256,
             request_id,
+            spec.task_count,
         ),
     )
 
@@ -173,6 +175,12 @@ async def insert_tasks(
         ) as copy:
             for task_id, dep_id in edges:
                 await copy.write_row((task_id, dep_id))
+
+
+async def refresh_statistics(conn: AsyncConnection) -> None:
+    """ANALYZE after a bulk load: autovacuum would catch up within a minute, but until then
+    the planner would cost lookups on a table it believes is a fraction of its size."""
+    await conn.execute("ANALYZE orchestrator.tasks, orchestrator.task_dependencies, orchestrator.audit_log")
 
 
 async def get_task(conn: AsyncConnection, task_id: str, for_update: bool = False) -> TaskRecord | None:
@@ -339,9 +347,11 @@ async def change_status(
     return TaskRecord(**row)
 
 
-async def lock_ancestors(conn: AsyncConnection, parent_id: str) -> list[tuple[str, str, str, dict[str, str]]]:
-    """Phase and group ancestors from the nearest up, locked, each as (id, type, status,
-    {child id: status} of its non-subtask children)."""
+async def ancestors(
+    conn: AsyncConnection, parent_id: str, lock: bool
+) -> list[tuple[str, str, str, dict[str, str]]]:
+    """Phase and group ancestors from the nearest up, each as (id, type, status,
+    {child id: status} of its non-subtask children); locked for update when `lock`."""
     async with conn.cursor() as cur:
         await cur.execute(
             """WITH RECURSIVE chain AS (
@@ -350,19 +360,20 @@ async def lock_ancestors(conn: AsyncConnection, parent_id: str) -> list[tuple[st
                    SELECT p.id, p.parent_id, chain.depth + 1 FROM orchestrator.tasks p JOIN chain ON p.id = chain.parent_id
                )
                SELECT p.id::text, p.task_type, p.status FROM orchestrator.tasks p JOIN chain USING (id)
-               WHERE p.task_type IN ('PHASE', 'TASK_GROUP') ORDER BY chain.depth FOR UPDATE OF p""",
+               WHERE p.task_type IN ('PHASE', 'TASK_GROUP') ORDER BY chain.depth"""
+            + (" FOR UPDATE OF p" if lock else ""),
             (parent_id,),
         )
-        ancestors = await cur.fetchall()
-        if not ancestors:
+        rows = await cur.fetchall()
+        if not rows:
             return []
         await cur.execute(
             """SELECT parent_id::text, array_agg(id::text || '=' || status) FROM orchestrator.tasks
                WHERE parent_id = ANY(%s::uuid[]) AND task_type <> 'SUBTASK' GROUP BY parent_id""",
-            ([a[0] for a in ancestors],),
+            ([a[0] for a in rows],),
         )
         children = {row[0]: dict(item.split("=", 1) for item in row[1]) for row in await cur.fetchall()}
-    return [(a[0], a[1], a[2], children.get(a[0], {})) for a in ancestors]
+    return [(a[0], a[1], a[2], children.get(a[0], {})) for a in rows]
 
 
 async def unblockable_dependents(conn: AsyncConnection, task_id: str) -> list[tuple[str, str]]:

@@ -21,6 +21,8 @@ from services.orchestrator.records import RequirementRecord, SpecRecord, TaskRec
 from services.orchestrator.spec_parser import classify_requirements, parse_markdown
 
 MAX_SPEC_BYTES = 2 * 1024 * 1024
+# Specs at least this large refresh the planner's statistics once stored.
+BULK_LOAD_TASKS = 500
 MARKDOWN, JSON_PLAN = "MARKDOWN", "JSON_PLAN"
 
 
@@ -178,6 +180,8 @@ async def create_spec(
             raise
         return replay
     async with db.pool.connection() as conn:
+        if len(records) >= BULK_LOAD_TASKS:
+            await repo.refresh_statistics(conn)
         stored = await repo.get_spec(conn, spec_id)
     assert stored is not None
     return stored, True, len(requirements)

@@ -103,47 +103,68 @@ async def update_status(
     expected_version: int = 0,
     assigned_to: str | None = None,
 ) -> StatusChange:
-    async with db.pool.connection() as conn, conn.transaction():
-        locked = await repo.lock_task(conn, task_id)
-        if locked is None:
-            raise NotFound(f"task {task_id} not found", "task", task_id)
-        task, waiting = locked
-        if request_id and await repo.audit_seen(conn, task_id, request_id):
-            return StatusChange(task=task, previous=task.status)  # Idempotent replay.
-        if expected_version and task.version != expected_version:
-            raise Aborted(
-                f"task {task.key} is at version {task.version}, not {expected_version}: re-read and retry"
-            )
-        if task.status == target:
-            return StatusChange(task=task, previous=task.status)
-        _check(task, target, waiting)
-        writer = _Writer(conn, user, request_id)
-        updated = await writer.write(task_id, task.status, str(target), reason, "STATUS_CHANGE", assigned_to)
-        unblocked: list[str] = []
-        if task.task_type == TaskType.TASK and target in DONE:
-            for dependent_id, before in await repo.unblockable_dependents(conn, task_id):
-                await writer.write(
-                    dependent_id,
-                    before,
-                    str(TaskStatus.READY),
-                    f"dependencies done ({task.key})",
-                    "STATUS_CHANGE",
+    async with db.pool.connection() as conn:
+        async with conn.transaction():
+            locked = await repo.lock_task(conn, task_id)
+            if locked is None:
+                raise NotFound(f"task {task_id} not found", "task", task_id)
+            task, waiting = locked
+            if request_id and await repo.audit_seen(conn, task_id, request_id):
+                return StatusChange(task=task, previous=task.status)  # Idempotent replay.
+            if expected_version and task.version != expected_version:
+                raise Aborted(
+                    f"task {task.key} is at version {task.version}, not {expected_version}: re-read and retry"
                 )
-                unblocked.append(dependent_id)
+            if task.status == target:
+                return StatusChange(task=task, previous=task.status)
+            _check(task, target, waiting)
+            writer = _Writer(conn, user, request_id)
+            updated = await writer.write(
+                task_id, task.status, str(target), reason, "STATUS_CHANGE", assigned_to
+            )
+            unblocked: list[str] = []
+            if task.task_type == TaskType.TASK and target in DONE:
+                for dependent_id, before in await repo.unblockable_dependents(conn, task_id):
+                    await writer.write(
+                        dependent_id,
+                        before,
+                        str(TaskStatus.READY),
+                        f"dependencies done ({task.key})",
+                        "STATUS_CHANGE",
+                    )
+                    unblocked.append(dependent_id)
+            # Inside the transaction: a graph that cannot follow makes the whole change fail.
+            for changed_id, status in writer.changed:
+                await graph.set_status(changed_id, status)
         if updated.parent_id and task.task_type == TaskType.TASK:
-            await _roll_up(writer, updated.id, str(target), updated.parent_id)
-        # Inside the transaction: a graph that cannot follow makes the whole change fail.
-        for changed_id, status in writer.changed:
-            await graph.set_status(changed_id, status)
+            await _roll_up(conn, graph, writer, updated.parent_id)
         return StatusChange(task=updated, previous=task.status, unblocked=unblocked, changed=writer.changed)
 
 
-async def _roll_up(writer: _Writer, child_id: str, child_status: str, parent_id: str) -> None:
-    """Re-derive the group and phase above a changed task, nearest first."""
-    for ancestor_id, _type, status, children in await repo.lock_ancestors(writer.conn, parent_id):
-        children[child_id] = child_status  # read before this level's change was written
-        derived = rollup(TaskStatus(s) for s in children.values())
-        if derived == status:
-            return
-        await writer.write(ancestor_id, status, str(derived), "derived from its tasks", "STATUS_ROLLUP")
-        child_id, child_status = ancestor_id, str(derived)
+def _stale(ancestors: list[tuple[str, str, str, dict[str, str]]]) -> bool:
+    """Whether the nearest container's stored status differs from what its tasks derive."""
+    return bool(ancestors) and rollup(TaskStatus(s) for s in ancestors[0][3].values()) != ancestors[0][2]
+
+
+async def _roll_up(conn: AsyncConnection, graph: GraphStore, writer: _Writer, parent_id: str) -> None:
+    """Re-derive the group and phase above a changed task, after its change committed.
+
+    Most changes leave the group's derived status as it was; an unlocked read finds that
+    out, so concurrent changes in one group do not queue on the group's row. When it did
+    change, the containers are locked and re-derived from committed state in their own
+    transaction. The roll-up that follows the last of several concurrent commits reads all
+    of them, so the containers end right whatever the interleaving."""
+    if not _stale(await repo.ancestors(conn, parent_id, lock=False)):
+        return
+    rolled = _Writer(conn, writer.user, writer.request_id)
+    async with conn.transaction():
+        for ancestor_id, _type, status, children in await repo.ancestors(conn, parent_id, lock=True):
+            if rolled.changed:  # read before the level below was rewritten
+                children[rolled.changed[-1][0]] = rolled.changed[-1][1]
+            derived = rollup(TaskStatus(s) for s in children.values())
+            if derived == status:
+                break
+            await rolled.write(ancestor_id, status, str(derived), "derived from its tasks", "STATUS_ROLLUP")
+        for changed_id, status in rolled.changed:
+            await graph.set_status(changed_id, status)
+    writer.changed.extend(rolled.changed)

@@ -195,6 +195,23 @@ async def test_status_lifecycle_unblocks_dependents_and_audits(orchestrator: Orc
     assert dict(rows) == {"a": 2, "b": 3, "c": 3, "d": 2, "P": 2, "G": 2, "d1": 0, "d2": 0}
 
 
+async def test_concurrent_changes_in_one_group_roll_up_correctly(orchestrator: Orchestrator) -> None:
+    tasks = [
+        {"key": "P", "type": "PHASE", "name": "Implementation", "phase": 3},
+        {"key": "G", "type": "TASK_GROUP", "parent": "P", "name": "Wide"},
+        *({"key": f"t{i}", "type": "TASK", "parent": "G", "name": f"Task {i}"} for i in range(12)),
+    ]
+    spec = (await create(orchestrator, plans.plan(tasks))).spec
+    t = await tasks_by_key(orchestrator, spec.id)
+    members = [t[f"t{i}"] for i in range(12)]
+    for status in (c.TASK_STATUS_RUNNING, c.TASK_STATUS_COMPLETED):
+        await asyncio.gather(*(set_status(orchestrator, m, status) for m in members))
+    after = await tasks_by_key(orchestrator, spec.id)
+    assert after["G"].status == after["P"].status == c.TASK_STATUS_COMPLETED
+    log = await orchestrator.stub.GetAuditLog(pb.GetAuditLogRequest(entity_id=t["G"].id))
+    assert [json.loads(e.changes_json)["to"] for e in log.entries[1:]] == ["RUNNING", "COMPLETED"]
+
+
 async def test_illegal_transitions_change_nothing(orchestrator: Orchestrator) -> None:
     spec = (await create(orchestrator, plans.diamond())).spec
     t = await tasks_by_key(orchestrator, spec.id)

@@ -29,6 +29,8 @@ def upgrade() -> None:
         source_sha256 char(64) NOT NULL,
         request_id varchar(128) UNIQUE,
         analysis jsonb,
+        -- A spec's task tree never changes after ingestion, so its size is stored once.
+        task_count integer NOT NULL DEFAULT 0,
         created_at timestamptz NOT NULL DEFAULT now(),
         updated_at timestamptz NOT NULL DEFAULT now()
     )""")
