@@ -134,8 +134,7 @@ async def update_status(
                     )
                     unblocked.append(dependent_id)
             # Inside the transaction: a graph that cannot follow makes the whole change fail.
-            for changed_id, status in writer.changed:
-                await graph.set_status(changed_id, status)
+            await graph.set_statuses(writer.changed)
         if updated.parent_id and task.task_type == TaskType.TASK:
             await _roll_up(conn, graph, writer, updated.parent_id)
         return StatusChange(task=updated, previous=task.status, unblocked=unblocked, changed=writer.changed)
@@ -165,6 +164,5 @@ async def _roll_up(conn: AsyncConnection, graph: GraphStore, writer: _Writer, pa
             if derived == status:
                 break
             await rolled.write(ancestor_id, status, str(derived), "derived from its tasks", "STATUS_ROLLUP")
-        for changed_id, status in rolled.changed:
-            await graph.set_status(changed_id, status)
+        await graph.set_statuses(rolled.changed)
     writer.changed.extend(rolled.changed)

@@ -39,16 +39,22 @@ CLIENTS = 8
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def random_plan(size: int, seed: int, roots: float = 0.1) -> str:
+def random_plan(size: int, seed: int, roots: float = 0.1, layers: int = 0) -> str:
     """One phase, groups of 100 tasks; after the first `roots` share, each task depends on
-    three earlier tasks, mostly recent ones, so the graph is deep as well as wide."""
+    three earlier tasks. By default they are picked among the 300 before it, which makes a
+    deep graph (about 200 waves at 10,000 tasks); with `layers` the tasks form that many
+    equal layers and depend on three tasks of the layer before (waves = layers)."""
     rng = random.Random(seed)
+    per_layer = size // layers if layers else 0
     tasks: list[dict[str, Any]] = [{"key": "P", "type": "PHASE", "name": "Implementation", "phase": 3}]
     for g in range(0, size, 100):
         tasks.append({"key": f"G{g}", "type": "TASK_GROUP", "parent": "P", "name": f"Group {g}"})
     for i in range(size):
         deps: list[str] = []
-        if i >= size * roots:
+        if layers and i >= per_layer:
+            start = (i // per_layer - 1) * per_layer
+            deps = [f"t{j}" for j in sorted(rng.sample(range(start, start + per_layer), 3))]
+        elif not layers and i >= size * roots:
             window = range(max(0, i - 300), i)
             deps = [f"t{j}" for j in sorted(set(rng.sample(window, min(3, len(window)))))]
         tasks.append(
@@ -149,12 +155,15 @@ async def bench_backend(name: str, database_url: str, data_dir: Path, neo4j_uri:
     async with orchestrator(database_url, data_dir, neo4j_uri) as (server, stub):
         runtime = server.app.state
         specs: dict[int, str] = {}
-        for size in (1000, 10000):
+        for size, layers in ((1000, 0), (10000, 0), (10000, 20)):
             create_s, created = await timed(
-                lambda s=size: stub.CreateSpec(pb.CreateSpecRequest(plan_json=random_plan(s, 7)))
+                lambda s=size, n=layers: stub.CreateSpec(
+                    pb.CreateSpecRequest(plan_json=random_plan(s, 7, layers=n))
+                )
             )
-            specs[size] = created.spec.id
-            lines.append(f"CreateSpec {size:,} tasks: {create_s * 1000:.0f} ms")
+            specs.setdefault(size, created.spec.id)
+            shape = f"{layers} layers" if layers else "deep"
+            lines.append(f"CreateSpec {size:,} tasks ({shape}): {create_s * 1000:.0f} ms")
             await stub.AnalyzeDependencies(pb.AnalyzeDependenciesRequest(spec_id=created.spec.id))  # warm-up
             store_runs, rpc_runs = [], []
             for _ in range(5):
@@ -167,7 +176,7 @@ async def bench_backend(name: str, database_url: str, data_dir: Path, neo4j_uri:
                 )
                 rpc_runs.append(rpc_s)
             lines.append(
-                f"AnalyzeDependencies {size:,} tasks ({len(analysis.by_wave())} waves): graph store "
+                f"AnalyzeDependencies {size:,} tasks ({shape}, {len(analysis.by_wave())} waves): graph store "
                 f"{statistics.median(store_runs) * 1000:.0f} ms, whole RPC {statistics.median(rpc_runs) * 1000:.0f} ms "
                 "(median of 5)"
             )

@@ -259,15 +259,21 @@ async def test_delete_spec(graph_store: Store) -> None:
         assert await cypher(graph_store, "MATCH (n {spec_id: 's1'}) RETURN count(n) AS n") == [{"n": 0}]
 
 
-async def test_set_status(graph_store: Store) -> None:
-    await load(graph_store, "s", "a")
-    await graph_store.set_status("s/a", "RUNNING")
+async def test_set_statuses_all_or_none(graph_store: Store) -> None:
+    await load(graph_store, "s", "ab")
+    await graph_store.set_statuses([("s/a", "RUNNING"), ("s/b", "COMPLETED")])
     assert (await graph_store.get_task("s/a")).status == "RUNNING"
+    assert (await graph_store.get_task("s/b")).status == "COMPLETED"
     with pytest.raises(NotFound):
-        await graph_store.set_status("s/zzz", "RUNNING")
+        await graph_store.set_statuses([("s/a", "FAILED"), ("s/zzz", "RUNNING")])
+    assert (await graph_store.get_task("s/a")).status == "RUNNING"  # the batch was refused whole
+    await graph_store.set_statuses([])
     if isinstance(graph_store, Neo4jGraphStore):
-        assert await cypher(graph_store, "MATCH (t:Task {id: 's/a'}) RETURN t.status AS s") == [
-            {"s": "RUNNING"}
+        assert await cypher(
+            graph_store, "MATCH (t:Task {spec_id: 's'}) RETURN t.key AS k, t.status AS s ORDER BY k"
+        ) == [
+            {"k": "a", "s": "RUNNING"},
+            {"k": "b", "s": "COMPLETED"},
         ]
 
 

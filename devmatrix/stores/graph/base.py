@@ -102,7 +102,8 @@ class GraphStore(abc.ABC):
         """Compute waves and the critical path; write Wave nodes and IN_WAVE edges."""
 
     @abc.abstractmethod
-    async def set_status(self, task_id: str, status: str) -> None: ...
+    async def set_statuses(self, changes: Sequence[tuple[str, str]]) -> None:
+        """Set the status of each (task id, status), all or none; unknown ids raise NotFound."""
 
     @abc.abstractmethod
     async def assign(self, task_id: str, agent: str, specialization: str = "") -> None:

@@ -154,9 +154,10 @@ class EmbeddedGraphStore(GraphStore):
         spec = self._specs[spec_id]
         return spec, spec.graph.nodes[task_id]["task"]
 
-    async def set_status(self, task_id: str, status: str) -> None:
-        spec, task = self._locate(task_id)
-        spec.graph.nodes[task_id]["task"] = dataclasses.replace(task, status=status)
+    async def set_statuses(self, changes: Sequence[tuple[str, str]]) -> None:
+        located = [(self._locate(task_id), task_id, status) for task_id, status in changes]
+        for (spec, task), task_id, status in located:
+            spec.graph.nodes[task_id]["task"] = dataclasses.replace(task, status=status)
 
     async def assign(self, task_id: str, agent: str, specialization: str = "") -> None:
         self._locate(task_id)

@@ -139,7 +139,8 @@ class Neo4jGraphStore(GraphStore):
     def __init__(self, uri: str, user: str, password: str, database: str | None = None) -> None:
         self._uri = uri
         self._auth = (user, password)
-        self._database = database
+        # Naming the database spares every session a round trip to resolve the home database.
+        self._database = database or "neo4j"
         self._driver: neo4j.AsyncDriver | None = None
 
     @property
@@ -289,10 +290,25 @@ class Neo4jGraphStore(GraphStore):
             raise NotFound(f"task {task_id} not in the graph", resource_type="task", resource_name=task_id)
         return records[0]
 
-    async def set_status(self, task_id: str, status: str) -> None:
-        await self._single(
-            "MATCH (t:Task {id: $id}) SET t.status = $status RETURN t.id", task_id, status=status
-        )
+    async def set_statuses(self, changes: Sequence[tuple[str, str]]) -> None:
+        if not changes:
+            return
+
+        async def work(tx: neo4j.AsyncManagedTransaction) -> None:
+            found = await _one(
+                tx,
+                """UNWIND $changes AS change
+                   MATCH (t:Task {id: change[0]}) SET t.status = change[1]
+                   RETURN collect(t.id) AS ids""",
+                changes=[list(c) for c in changes],
+            )
+            missing = sorted({task_id for task_id, _ in changes} - set(found["ids"]))
+            if missing:  # raising rolls the whole batch back
+                raise NotFound(
+                    f"task {missing[0]} not in the graph", resource_type="task", resource_name=missing[0]
+                )
+
+        await self._write(work)
 
     async def assign(self, task_id: str, agent: str, specialization: str = "") -> None:
         await self._single(
