@@ -61,6 +61,8 @@ def run(main: Callable[[], Awaitable[int]]) -> None:
     except OSError as error:
         err.print(f"[red]error:[/] {error}", highlight=False)
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
     raise typer.Exit(code)
 
 
@@ -153,6 +155,33 @@ def status(
             print(json.dumps(MessageToDict(progress, always_print_fields_with_no_presence=True), indent=2))
         else:
             render.print_progress(out, progress)
+        return 0
+
+    run(main)
+
+
+@app.command()
+def watch(
+    spec_id: Annotated[str, typer.Argument(help="The spec id printed by `devmatrix plan`")],
+    data_dir: DataDir = None,
+) -> None:
+    """Follow a spec's status changes as they happen, one line each, until Ctrl-C."""
+    settings = load_settings(data_dir)
+
+    async def main() -> int:
+        async with orchestrator_client(settings) as client:
+            stream = client.WatchProgress(pb.WatchProgressRequest(spec_id=spec_id, include_snapshot=True))
+            async for message in stream:
+                if message.WhichOneof("event") == "snapshot":
+                    overall = message.snapshot.overall
+                    out.print(
+                        f"watching spec {spec_id}: {overall.completed}/{overall.total} tasks completed "
+                        f"({overall.percent_complete:.1f}%)",
+                        highlight=False,
+                    )
+                    continue
+                event = message.task_event
+                out.print(render.event_line(event), highlight=False)
         return 0
 
     run(main)

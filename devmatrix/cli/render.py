@@ -158,3 +158,11 @@ def print_progress(console: Console, progress: pb.GetProgressResponse) -> None:
     for agent in progress.agents:
         table.add_row(*counts_row(f"agent {agent.agent}", agent.counts))
     console.print(table)
+
+
+def event_line(event: pb.TaskEvent) -> str:
+    at = event.at.ToDatetime().strftime("%H:%M:%S.%f")[:-3]
+    before = short(event.previous_status, common_pb2.TaskStatus, "TASK_STATUS_")
+    after = short(event.status, common_pb2.TaskStatus, "TASK_STATUS_")
+    reason = f" ({event.reason})" if event.reason else ""
+    return f"{at} {event.task_key} {before} -> {after}{reason} by {event.actor}"

@@ -23,6 +23,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devmatrix.runtime.config import SERVICE_NAMES
+from devmatrix.v1 import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK_API = ROOT / "examples" / "specs" / "task_api.md"
@@ -429,6 +430,41 @@ def test_plan_and_status_against_the_mesh(mesh: Mesh, tmp_path: Path) -> None:
         assert f"phase {phase['phase']} {phase['name']}" in text.stdout
     for number in range(len(doc["waves"])):
         assert f"wave {number} " in text.stdout
+
+
+def test_watch_prints_status_changes_as_they_happen(mesh: Mesh, tmp_path: Path) -> None:
+    env = mesh.client_env(tmp_path / "client")
+    doc = devmatrix("plan", str(SMALL_PLAN), "--json", env=env).json()
+    first = next(t for t in doc["tasks"] if t["id"] == doc["waves"][0][0])
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "devmatrix.cli.main", "watch", doc["spec_id"]],
+        cwd=ROOT,
+        env=dict(env, COLUMNS=WIDE),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert watcher.stdout is not None
+        header = watcher.stdout.readline()
+        assert header.startswith(f"watching spec {doc['spec_id']}: 0/")
+        with grpc.insecure_channel(mesh.addr("orchestrator")) as channel:
+            stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
+            stub.UpdateTaskStatus(
+                orchestrator_pb2.UpdateTaskStatusRequest(
+                    task_id=first["id"], status=common_pb2.TASK_STATUS_RUNNING, reason="picked up"
+                ),
+                timeout=10,
+                metadata=(("x-devmatrix-user", "agent-7"),),
+            )
+        line = watcher.stdout.readline()
+        assert f"{first['key']} READY -> RUNNING (picked up) by agent-7" in line
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        watcher.wait(timeout=15)
+    assert watcher.returncode == 130
+    assert "Traceback" not in (watcher.stderr.read() if watcher.stderr else "")
 
 
 def test_empty_spec_is_invalid_argument(mesh: Mesh, tmp_path: Path) -> None:
