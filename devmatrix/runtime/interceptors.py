@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -122,49 +121,24 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         # Client-streaming and bidi RPCs (reflection) pass through unmeasured.
         return handler
 
-    async def _on_error(
-        self, error: BaseException, context: grpc.aio.ServicerContext, request_id: str
-    ) -> None:
-        error = _mapped(error)
-        if isinstance(error, DomainError):
-            log.info("rpc_failed", grpc_code=error.code.name, error=error.message)
-            await context.abort_with_status(to_rpc_status(error, request_id))
-        log.error("rpc_crashed", exc_info=error)
-        await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
-        raise AssertionError("unreachable")  # abort always raises
-
     def _wrap_unary(self, behavior: Callable[..., Awaitable[Any]], service: str, method: str) -> Callable:
         labels = ("unary", service, method)
-        metrics = self._metrics
 
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            request_id = _request_id(context)
-            metrics.started.labels(*labels).inc()
-            metrics.msg_received.labels(*labels).inc()
-            started = time.perf_counter()
-            code = grpc.StatusCode.OK
-            with structlog.contextvars.bound_contextvars(request_id=request_id, rpc=f"{service}/{method}"):
+            call = _ObservedCall(self._metrics, labels, context)
+            with structlog.contextvars.bound_contextvars(
+                request_id=call.request_id, rpc=f"{service}/{method}"
+            ):
                 try:
-                    await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
+                    await call.open()
                     response = await behavior(request, context)
-                    metrics.msg_sent.labels(*labels).inc()
+                    call.sent()
                     return response
-                except grpc.aio.AbortError:
-                    code = context.code() or grpc.StatusCode.UNKNOWN
+                except BaseException as error:
+                    await call.fail(error)
                     raise
-                except asyncio.CancelledError:
-                    code = grpc.StatusCode.CANCELLED
-                    raise
-                except Exception as error:
-                    mapped = _mapped(error)
-                    code = mapped.code if isinstance(mapped, DomainError) else grpc.StatusCode.INTERNAL
-                    await self._on_error(error, context, request_id)
                 finally:
-                    elapsed = time.perf_counter() - started
-                    metrics.handled.labels(*labels, code.name).inc()
-                    metrics.handling_seconds.labels(*labels).observe(elapsed)
-                    if not service.startswith("grpc."):
-                        log.debug("rpc", grpc_code=code.name, ms=round(elapsed * 1000, 2))
+                    call.close()
 
         return wrapper
 
@@ -172,35 +146,66 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         self, behavior: Callable[..., AsyncIterator[Any]], service: str, method: str
     ) -> Callable:
         labels = ("server_stream", service, method)
-        metrics = self._metrics
 
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            request_id = _request_id(context)
-            metrics.started.labels(*labels).inc()
-            metrics.msg_received.labels(*labels).inc()
-            started = time.perf_counter()
-            code = grpc.StatusCode.OK
-            with structlog.contextvars.bound_contextvars(request_id=request_id, rpc=f"{service}/{method}"):
+            call = _ObservedCall(self._metrics, labels, context)
+            with structlog.contextvars.bound_contextvars(
+                request_id=call.request_id, rpc=f"{service}/{method}"
+            ):
                 try:
-                    await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
+                    await call.open()
                     async for response in behavior(request, context):
-                        metrics.msg_sent.labels(*labels).inc()
+                        call.sent()
                         yield response
-                except grpc.aio.AbortError:
-                    code = context.code() or grpc.StatusCode.UNKNOWN
+                except BaseException as error:
+                    await call.fail(error)
                     raise
-                except asyncio.CancelledError:
-                    code = grpc.StatusCode.CANCELLED
-                    raise
-                except GeneratorExit:
-                    code = grpc.StatusCode.CANCELLED
-                    raise
-                except Exception as error:
-                    mapped = _mapped(error)
-                    code = mapped.code if isinstance(mapped, DomainError) else grpc.StatusCode.INTERNAL
-                    await self._on_error(error, context, request_id)
                 finally:
-                    metrics.handled.labels(*labels, code.name).inc()
-                    metrics.handling_seconds.labels(*labels).observe(time.perf_counter() - started)
+                    call.close()
 
         return wrapper
+
+
+class _ObservedCall:
+    """What every call gets, unary or streaming: a request id, RED metrics, a log line,
+    and errors turned into statuses."""
+
+    def __init__(
+        self, metrics: ServerMetrics, labels: tuple[str, str, str], context: grpc.aio.ServicerContext
+    ):
+        self.metrics, self.labels, self.context = metrics, labels, context
+        self.request_id = _request_id(context)
+        self.code = grpc.StatusCode.OK
+        self.started = time.perf_counter()
+        metrics.started.labels(*labels).inc()
+        metrics.msg_received.labels(*labels).inc()
+
+    async def open(self) -> None:
+        await self.context.send_initial_metadata(((REQUEST_ID_KEY, self.request_id),))
+
+    def sent(self) -> None:
+        self.metrics.msg_sent.labels(*self.labels).inc()
+
+    async def fail(self, error: BaseException) -> None:
+        """Record the outcome; a domain or unexpected error aborts the call with its status."""
+        if isinstance(error, grpc.aio.AbortError):
+            self.code = self.context.code() or grpc.StatusCode.UNKNOWN
+            return
+        if not isinstance(error, Exception):  # cancelled, or the client went away mid-stream
+            self.code = grpc.StatusCode.CANCELLED
+            return
+        mapped = _mapped(error)
+        if isinstance(mapped, DomainError):
+            self.code = mapped.code
+            log.info("rpc_failed", grpc_code=mapped.code.name, error=mapped.message)
+            await self.context.abort_with_status(to_rpc_status(mapped, self.request_id))
+        self.code = grpc.StatusCode.INTERNAL
+        log.error("rpc_crashed", exc_info=error)
+        await self.context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {self.request_id})")
+
+    def close(self) -> None:
+        elapsed = time.perf_counter() - self.started
+        self.metrics.handled.labels(*self.labels, self.code.name).inc()
+        self.metrics.handling_seconds.labels(*self.labels).observe(elapsed)
+        if not self.labels[1].startswith("grpc."):
+            log.debug("rpc", grpc_code=self.code.name, ms=round(elapsed * 1000, 2))

@@ -11,8 +11,6 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
-from psycopg import AsyncConnection
-
 from devmatrix.runtime.logging import get_logger
 from devmatrix.stores.postgres import Postgres
 
@@ -20,10 +18,6 @@ CHANNEL = "devmatrix_task_events"
 # A subscriber further behind than this is cut off instead of growing without bound.
 MAX_QUEUED_EVENTS = 10_000
 log = get_logger("devmatrix.events")
-
-
-async def publish(conn: AsyncConnection, event: dict[str, Any]) -> None:
-    await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps(event, default=str)))
 
 
 class EventHub:

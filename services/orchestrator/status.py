@@ -15,7 +15,7 @@ from devmatrix.runtime.errors import (
 )
 from devmatrix.stores.graph import GraphStore
 from devmatrix.stores.postgres import Postgres
-from services.orchestrator import repository as repo
+from services.orchestrator import status_queries as queries
 from services.orchestrator.domain import TaskStatus, TaskType
 from services.orchestrator.events import CHANNEL
 from services.orchestrator.records import TaskRecord
@@ -55,7 +55,7 @@ class _Writer:
         action: str,
         assigned_to: str | None = None,
     ) -> TaskRecord:
-        updated = await repo.change_status(
+        updated = await queries.change_status(
             self.conn,
             task_id,
             previous,
@@ -105,11 +105,11 @@ async def update_status(
 ) -> StatusChange:
     async with db.pool.connection() as conn:
         async with conn.transaction():
-            locked = await repo.lock_task(conn, task_id)
+            locked = await queries.lock_task(conn, task_id)
             if locked is None:
                 raise NotFound(f"task {task_id} not found", "task", task_id)
             task, waiting = locked
-            if request_id and await repo.audit_seen(conn, task_id, request_id):
+            if request_id and await queries.audit_seen(conn, task_id, request_id):
                 return StatusChange(task=task, previous=task.status)  # Idempotent replay.
             if expected_version and task.version != expected_version:
                 raise Aborted(
@@ -124,7 +124,7 @@ async def update_status(
             )
             unblocked: list[str] = []
             if task.task_type == TaskType.TASK and target in DONE:
-                for dependent_id, before in await repo.unblockable_dependents(conn, task_id):
+                for dependent_id, before in await queries.unblockable_dependents(conn, task_id):
                     await writer.write(
                         dependent_id,
                         before,
@@ -153,11 +153,11 @@ async def _roll_up(conn: AsyncConnection, graph: GraphStore, writer: _Writer, pa
     change, the containers are locked and re-derived from committed state in their own
     transaction. The roll-up that follows the last of several concurrent commits reads all
     of them, so the containers end right whatever the interleaving."""
-    if not _stale(await repo.ancestors(conn, parent_id, lock=False)):
+    if not _stale(await queries.ancestors(conn, parent_id, lock=False)):
         return
     rolled = _Writer(conn, writer.user, writer.request_id)
     async with conn.transaction():
-        for ancestor_id, _type, status, children in await repo.ancestors(conn, parent_id, lock=True):
+        for ancestor_id, _type, status, children in await queries.ancestors(conn, parent_id, lock=True):
             if rolled.changed:  # read before the level below was rewritten
                 children[rolled.changed[-1][0]] = rolled.changed[-1][1]
             derived = rollup(TaskStatus(s) for s in children.values())
