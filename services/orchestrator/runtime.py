@@ -65,6 +65,10 @@ class OrchestratorRuntime:
         await events.start()
         return cls(db=db, graph=graph, events=events, registry=registry)
 
+    def graph_loaded(self, spec_id: str) -> None:
+        """The spec was just written to the graph (CreateSpec): no need to load it again."""
+        self._loaded.add(spec_id)
+
     async def ensure_graph(self, spec_id: str) -> None:
         """An in-process graph starts empty: load a spec into it from PostgreSQL on first use."""
         if self.graph.persistent or spec_id in self._loaded:

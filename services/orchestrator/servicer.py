@@ -73,6 +73,7 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
         )
         if created:
             self.rt.specs_created.inc()
+            self.rt.graph_loaded(spec.id)
         return pb.CreateSpecResponse(
             spec=convert.spec_to_pb(spec), created=created, requirement_count=requirement_count
         )
@@ -177,6 +178,7 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
             request_id=request_id(request.request_id),
             expected_version=request.expected_version,
             assigned_to=request.assigned_to[:100] or None,
+            ensure_graph=self.rt.ensure_graph,
         )
         for _, status in change.changed:
             self.rt.status_changes.labels(status).inc()

@@ -3,6 +3,7 @@ unblocks, the roll-up of its parents and the events all commit in one transactio
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from psycopg import AsyncConnection
@@ -102,7 +103,9 @@ async def update_status(
     request_id: str | None = None,
     expected_version: int = 0,
     assigned_to: str | None = None,
+    ensure_graph: Callable[[str], Awaitable[None]] | None = None,
 ) -> StatusChange:
+    """`ensure_graph(spec_id)` loads the spec into an in-process graph that lost it (restart)."""
     async with db.pool.connection() as conn:
         async with conn.transaction():
             locked = await queries.lock_task(conn, task_id)
@@ -118,6 +121,8 @@ async def update_status(
             if task.status == target:
                 return StatusChange(task=task, previous=task.status)
             _check(task, target, waiting)
+            if ensure_graph is not None:
+                await ensure_graph(task.spec_id)
             writer = _Writer(conn, user, request_id)
             updated = await writer.write(
                 task_id, task.status, str(target), reason, "STATUS_CHANGE", assigned_to
@@ -135,6 +140,8 @@ async def update_status(
                     unblocked.append(dependent_id)
             # Inside the transaction: a graph that cannot follow makes the whole change fail.
             await graph.set_statuses(writer.changed)
+            if assigned_to:
+                await graph.assign(task_id, assigned_to)
         if updated.parent_id and task.task_type == TaskType.TASK:
             await _roll_up(conn, graph, writer, updated.parent_id)
         return StatusChange(task=updated, previous=task.status, unblocked=unblocked, changed=writer.changed)

@@ -11,9 +11,13 @@ import grpc
 import psycopg
 import pytest
 
+from devmatrix.runtime.channels import open_channel
+from devmatrix.runtime.server import start_server
 from devmatrix.v1 import common_pb2 as c
 from devmatrix.v1 import orchestrator_pb2 as pb
-from tests.fixtures.mesh import Orchestrator
+from devmatrix.v1 import orchestrator_pb2_grpc
+from services.orchestrator.app import build
+from tests.fixtures.mesh import Orchestrator, settings_for
 from tests.integration import plans
 from tests.integration.rpc import precondition_violations
 
@@ -303,6 +307,39 @@ async def test_watch_progress_streams_events_to_every_subscriber(orchestrator: O
         assert ("a", c.TASK_STATUS_COMPLETED) in events
         assert {("b", c.TASK_STATUS_READY), ("c", c.TASK_STATUS_READY)} <= set(events)
         stream.cancel()
+
+
+async def test_a_restarted_orchestrator_rebuilds_its_in_process_graph(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(database_url, tmp_path)
+    first = await start_server(build, settings, "orchestrator", port=0, metrics_port=0)
+    try:
+        async with open_channel(first.address, 10.0) as channel:
+            stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
+            spec = (await stub.CreateSpec(pb.CreateSpecRequest(plan_json=plans.diamond()))).spec
+            before = await stub.AnalyzeDependencies(pb.AnalyzeDependenciesRequest(spec_id=spec.id))
+    finally:
+        await first.stop(0)
+    second = await start_server(build, settings, "orchestrator", port=0, metrics_port=0)
+    try:
+        async with open_channel(second.address, 10.0) as channel:
+            stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
+            tree = (await stub.GetTaskTree(pb.GetTaskTreeRequest(spec_id=spec.id))).tasks
+            a = next(t for t in tree if t.key == "a")
+            await stub.UpdateTaskStatus(
+                pb.UpdateTaskStatusRequest(
+                    task_id=a.id, status=c.TASK_STATUS_RUNNING, assigned_to="backend-agent"
+                )
+            )
+            after = await stub.AnalyzeDependencies(pb.AnalyzeDependenciesRequest(spec_id=spec.id))
+            graph = second.app.state.graph
+            assert (await graph.get_task(a.id)).status == "RUNNING"
+            assert await graph.assigned_agent(a.id) == ("backend-agent", "")
+    finally:
+        await second.stop(0)
+    assert [list(w.task_ids) for w in after.waves] == [list(w.task_ids) for w in before.waves]
+    assert list(after.critical_path) == list(before.critical_path)
 
 
 async def test_reports_are_stored_per_task(orchestrator: Orchestrator) -> None:
