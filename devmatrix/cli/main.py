@@ -104,10 +104,7 @@ def plan(
     is_json = spec.suffix.lower() == ".json"
 
     async def main() -> int:
-        with err.status("Starting the mesh..." if "orchestrator" not in settings.addrs else "Connecting..."):
-            client_cm = orchestrator_client(settings)
-            client = await client_cm.__aenter__()
-        try:
+        async with orchestrator_client(settings, err) as client:
             request = pb.CreateSpecRequest(name=name, request_id=request_id)
             if is_json:
                 request.plan_json = text
@@ -126,13 +123,11 @@ def plan(
                     pb.AnalyzeDependenciesRequest(spec_id=created.spec.id)
                 )
                 tasks = await all_tasks(client, created.spec.id)
-            if as_json:
-                print(json.dumps(render.plan_json(created.spec, tasks, analysis), indent=2))
-            else:
-                render.print_plan(out, created.spec, tasks, analysis)
-            return 0
-        finally:
-            await client_cm.__aexit__(None, None, None)
+        if as_json:
+            print(json.dumps(render.plan_json(created.spec, tasks, analysis), indent=2))
+        else:
+            render.print_plan(out, created.spec, tasks, analysis)
+        return 0
 
     run(main)
 
@@ -147,7 +142,7 @@ def status(
     settings = load_settings(data_dir)
 
     async def main() -> int:
-        async with orchestrator_client(settings) as client:
+        async with orchestrator_client(settings, err) as client:
             progress = await client.GetProgress(pb.GetProgressRequest(spec_id=spec_id))
         if as_json:
             from google.protobuf.json_format import MessageToDict
@@ -169,7 +164,7 @@ def watch(
     settings = load_settings(data_dir)
 
     async def main() -> int:
-        async with orchestrator_client(settings) as client:
+        async with orchestrator_client(settings, err) as client:
             stream = client.WatchProgress(pb.WatchProgressRequest(spec_id=spec_id, include_snapshot=True))
             async for message in stream:
                 if message.WhichOneof("event") == "snapshot":

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from rich.console import Console
 
 from devmatrix.runtime.channels import open_channel
 from devmatrix.runtime.config import SERVICE_NAMES, Settings
@@ -47,12 +48,13 @@ async def start_mesh(settings: Settings, ephemeral: bool) -> list[RunningServer]
 
 @contextlib.asynccontextmanager
 async def orchestrator_client(
-    settings: Settings,
+    settings: Settings, console: Console
 ) -> AsyncIterator[orchestrator_pb2_grpc.OrchestratorServiceStub]:
     servers: list[RunningServer] = []
     address = settings.addrs.get("orchestrator")
     if address is None:
-        servers = await start_mesh(settings, ephemeral=True)
+        with console.status(f"Starting the embedded mesh (data in {settings.data_dir})..."):
+            servers = await start_mesh(settings, ephemeral=True)
         address = servers[0].address
     channel = open_channel(address, settings.grpc_deadline_seconds, IDEMPOTENT, settings.max_message_bytes)
     try:
