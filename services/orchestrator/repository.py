@@ -11,6 +11,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
 
+from devmatrix.stores.graph import GraphTask
 from services.orchestrator.records import (
     AuditRecord,
     ReportRecord,
@@ -250,22 +251,39 @@ async def list_tasks(
 
 async def spec_graph(
     conn: AsyncConnection, spec_id: str
-) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    """Everything the graph store needs to rebuild a spec's graph."""
+) -> tuple[list[GraphTask], list[tuple[str, str]], dict[str, str]]:
+    """What the graph store needs to rebuild a spec: its tasks, its TASK-level edges and
+    the agent each assigned task is assigned to."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             """SELECT id::text, key, name, task_type, status, effort, phase, kind, parent_id::text,
-                      required_skills FROM orchestrator.tasks WHERE spec_id = %s ORDER BY position""",
+                      required_skills, assigned_to FROM orchestrator.tasks WHERE spec_id = %s ORDER BY position""",
             (spec_id,),
         )
-        tasks = await cur.fetchall()
+        rows = await cur.fetchall()
         await cur.execute(
             """SELECT d.task_id::text, d.depends_on_id::text FROM orchestrator.task_dependencies d
                JOIN orchestrator.tasks t ON t.id = d.task_id WHERE t.spec_id = %s""",
             (spec_id,),
         )
         edges = [(r["task_id"], r["depends_on_id"]) for r in await cur.fetchall()]
-    return tasks, edges
+    tasks = [
+        GraphTask(
+            id=r["id"],
+            spec_id=spec_id,
+            key=r["key"],
+            name=r["name"],
+            type=r["task_type"],
+            status=r["status"],
+            effort=r["effort"],
+            phase=r["phase"],
+            kind=r["kind"],
+            parent_id=r["parent_id"],
+            skills=tuple(r["required_skills"]),
+        )
+        for r in rows
+    ]
+    return tasks, edges, {r["id"]: r["assigned_to"] for r in rows if r["assigned_to"]}
 
 
 async def write_waves(

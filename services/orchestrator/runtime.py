@@ -9,17 +9,13 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, Counter
 
 from devmatrix.runtime.config import Settings
-from devmatrix.runtime.logging import get_logger
 from devmatrix.stores.graph import EmbeddedGraphStore, GraphStore, Neo4jGraphStore
 from devmatrix.stores.postgres import Postgres, migrations_dir
 from services.orchestrator import repository as repo
 from services.orchestrator.analysis import AnalysisMetrics
 from services.orchestrator.events import EventHub
-from services.orchestrator.records import TaskRecord
-from services.orchestrator.specs import graph_tasks
 
 SCHEMA = "orchestrator"
-log = get_logger("devmatrix.orchestrator")
 
 
 def open_graph(settings: Settings) -> GraphStore:
@@ -77,30 +73,11 @@ class OrchestratorRuntime:
             if spec_id in self._loaded:
                 return
             async with self.db.pool.connection() as conn:
-                rows, edges = await repo.spec_graph(conn, spec_id)
-            if rows:
-                records = [
-                    TaskRecord(
-                        id=r["id"],
-                        spec_id=spec_id,
-                        parent_id=r["parent_id"],
-                        key=r["key"],
-                        task_type=r["task_type"],
-                        name=r["name"],
-                        description="",
-                        status=r["status"],
-                        effort=r["effort"],
-                        assigned_to=None,
-                        phase=r["phase"],
-                        priority=2,
-                        kind=r["kind"],
-                        acceptance_criteria=[],
-                        expected_output="",
-                        required_skills=r["required_skills"],
-                    )
-                    for r in rows
-                ]
-                await self.graph.replace_spec(spec_id, graph_tasks(records), edges)
+                tasks, edges, assigned = await repo.spec_graph(conn, spec_id)
+            if tasks:
+                await self.graph.replace_spec(spec_id, tasks, edges)
+                for task_id, agent in assigned.items():
+                    await self.graph.assign(task_id, agent)
             self._loaded.add(spec_id)
 
     async def ready(self) -> bool:
