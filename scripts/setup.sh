@@ -45,12 +45,15 @@ fi
 if [ -x scripts/install_go_tools.sh ]; then
   scripts/install_go_tools.sh
 fi
-if ! command -v promtool >/dev/null; then
-  log "installing promtool (apt-get install prometheus)"
+missing=()
+command -v promtool >/dev/null || missing+=(prometheus)       # promtool: alert rule tests
+command -v redis-server >/dev/null || missing+=(redis-server) # the cache tests' real Redis
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]} (apt-get)"
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 log "building the Neo4j test harness launcher (Maven)"
 scripts/setup_neo4j.sh

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --dev
-export PATH=$PWD/.tools/bin:$PATH HF_HUB_OFFLINE=1
+export PATH=$PWD/.tools/bin:$PATH HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 buf lint

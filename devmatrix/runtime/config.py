@@ -72,6 +72,13 @@ class Settings:
     neo4j_uri: str | None = None
     neo4j_user: str = "neo4j"
     neo4j_password: str = ""
+    qdrant_url: str | None = None
+    redis_url: str | None = None
+    # A sentence-transformers model name or path; None is the packaged all-MiniLM-L6-v2.
+    embedding_model: str | None = None
+    context_cache_ttl_seconds: float = 600.0
+    # Share of vector similarity in the hybrid pattern score (the rest is metadata relevance).
+    pattern_vector_weight: float = 0.7
     log_level: str = "INFO"
     grpc_deadline_seconds: float = 10.0
     shutdown_grace_seconds: float = 10.0
@@ -125,6 +132,13 @@ class Settings:
             ),
             neo4j_user=get("NEO4J_USER", lambda n, r: r, "neo4j"),
             neo4j_password=env.get("NEO4J_PASSWORD", ""),
+            qdrant_url=get("QDRANT_URL", lambda n, r: _parse_url(n, r, ("http", "https")), None),
+            redis_url=get("REDIS_URL", lambda n, r: _parse_url(n, r, ("redis", "rediss", "unix")), None),
+            embedding_model=get("EMBEDDING_MODEL", lambda n, r: r, None),
+            context_cache_ttl_seconds=get(
+                "CONTEXT_CACHE_TTL_SECONDS", lambda n, r: _parse_float(n, r, 0, 86400), 600.0
+            ),
+            pattern_vector_weight=get("PATTERN_VECTOR_WEIGHT", lambda n, r: _parse_float(n, r, 0, 1), 0.7),
             log_level=get("LOG_LEVEL", log_level, "INFO"),
             grpc_deadline_seconds=get(
                 "GRPC_DEADLINE_SECONDS", lambda n, r: _parse_float(n, r, 0.05, 3600), 10.0

@@ -11,6 +11,8 @@ def test_defaults_select_embedded_backends() -> None:
     settings = Settings.from_env({})
     assert settings.database_url is None
     assert settings.neo4j_uri is None
+    assert settings.qdrant_url is None and settings.redis_url is None and settings.embedding_model is None
+    assert settings.context_cache_ttl_seconds == 600.0 and settings.pattern_vector_weight == 0.7
     assert settings.db_pool_size == 10
     assert settings.ports == {
         "orchestrator": 50051,
@@ -54,6 +56,9 @@ def test_overrides() -> None:
         ({"CONTEXT_ADDR": "nohostport"}, "CONTEXT_ADDR='nohostport' must be HOST:PORT"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL='LOUD' must be one of DEBUG"),
         ({"GRPC_DEADLINE_SECONDS": "-1"}, "GRPC_DEADLINE_SECONDS=-1.0 is out of range"),
+        ({"QDRANT_URL": "qdrant:6333"}, "QDRANT_URL='qdrant:6333' must start with one of http://"),
+        ({"REDIS_URL": "http://redis"}, "REDIS_URL='http://redis' must start with one of redis://"),
+        ({"PATTERN_VECTOR_WEIGHT": "1.5"}, "PATTERN_VECTOR_WEIGHT=1.5 is out of range 0..1"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
