@@ -4,7 +4,9 @@ started in this process for the command's duration."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
+import socket
 from collections.abc import AsyncIterator
 
 import grpc
@@ -24,21 +26,28 @@ IDEMPOTENT = tuple(
 )
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 async def start_mesh(settings: Settings, ephemeral: bool) -> list[RunningServer]:
-    """Start every service in this process; ephemeral picks free ports and serves no /metrics."""
+    """Start every service in this process, orchestrator first. Ephemeral picks free ports
+    (told to every service, so they reach each other) and serves no /metrics."""
+    if ephemeral:
+        ports = {name: free_port() for name in SERVICE_NAMES}
+        settings = dataclasses.replace(
+            settings,
+            ports=ports,
+            addrs={name: f"127.0.0.1:{port}" for name, port in ports.items()},
+            metrics_ports=dict.fromkeys(SERVICE_NAMES, 0),
+        )
     servers: list[RunningServer] = []
     try:
         for name in SERVICE_NAMES:
             factory = importlib.import_module(f"services.{name}.app").build
-            servers.append(
-                await start_server(
-                    factory,
-                    settings,
-                    name,
-                    port=0 if ephemeral else None,
-                    metrics_port=0 if ephemeral else None,
-                )
-            )
+            servers.append(await start_server(factory, settings, name))
     except BaseException:
         for server in servers:
             await server.stop(0)
