@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import importlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from google.rpc import error_details_pb2
@@ -32,9 +32,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def start_mesh(settings: Settings, ephemeral: bool) -> list[RunningServer]:
-    """Start every service in this process, orchestrator first. Ephemeral picks free ports
-    (told to every service, so they reach each other) and serves no /metrics."""
+async def start_mesh(
+    settings: Settings, ephemeral: bool, services: Sequence[str] = SERVICE_NAMES
+) -> list[RunningServer]:
+    """Start `services` (default: all) in this process, in mesh order. Ephemeral picks free
+    ports (told to every service, so they reach each other) and serves no /metrics."""
     if ephemeral:
         ports = {name: free_port() for name in SERVICE_NAMES}
         settings = dataclasses.replace(
@@ -45,7 +47,7 @@ async def start_mesh(settings: Settings, ephemeral: bool) -> list[RunningServer]
         )
     servers: list[RunningServer] = []
     try:
-        for name in SERVICE_NAMES:
+        for name in (n for n in SERVICE_NAMES if n in services):
             factory = importlib.import_module(f"services.{name}.app").build
             servers.append(await start_server(factory, settings, name))
     except BaseException:
@@ -62,8 +64,9 @@ async def orchestrator_client(
     servers: list[RunningServer] = []
     address = settings.addrs.get("orchestrator")
     if address is None:
-        with console.status(f"Starting the embedded mesh (data in {settings.data_dir})..."):
-            servers = await start_mesh(settings, ephemeral=True)
+        # Only what the command talks to: the other services load models it does not need.
+        with console.status(f"Starting the embedded orchestrator (data in {settings.data_dir})..."):
+            servers = await start_mesh(settings, ephemeral=True, services=("orchestrator",))
         address = servers[0].address
     channel = open_channel(address, settings.grpc_deadline_seconds, IDEMPOTENT, settings.max_message_bytes)
     try:
