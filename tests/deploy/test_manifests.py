@@ -32,8 +32,6 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
-RULES_MANIFEST = K8S / "base" / "prometheus" / "orchestrator-rules.yaml"
-ALERT_TESTS = K8S / "tests" / "orchestrator-alerts.test.yaml"
 COMPOSE = ROOT / "docker-compose.yml"
 HEALTH_SCRIPT = ROOT / "scripts" / "grpc_health_check.py"
 NAMESPACE = "devmatrix"
@@ -62,13 +60,42 @@ BACKEND_IMAGES = {
     "redis": "redis:7",
 }
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
+# Alert rules per service: k8s/base/prometheus/<service>-rules.yaml holds PrometheusRule
+# devmatrix-<service>, unit-tested by k8s/tests/<service>-alerts.test.yaml.
+# The alerts each one must carry: name -> (`for`, severity).
 REQUIRED_ALERTS = {
-    "OrchestratorHighErrorRate",
-    "OrchestratorHighLatency",
-    "OrchestratorWaveAnalysisFailing",
-    "OrchestratorDependencyCyclesRejected",
-    "OrchestratorDown",
+    "orchestrator": {
+        "OrchestratorHighErrorRate": ("5m", "critical"),
+        "OrchestratorHighLatency": ("10m", "warning"),
+        "OrchestratorWaveAnalysisFailing": ("5m", "warning"),
+        "OrchestratorDependencyCyclesRejected": (None, "info"),
+        "OrchestratorDown": ("2m", "critical"),
+    },
+    "context": {
+        "ContextHighErrorRate": ("5m", "critical"),
+        "ContextHighLatency": ("10m", "warning"),
+        "ContextCacheHitRatioLow": ("15m", "warning"),
+        "ContextDegradedRateHigh": ("10m", "warning"),
+        "ContextDown": ("2m", "critical"),
+    },
+    "patterns": {
+        "PatternsHighErrorRate": ("5m", "critical"),
+        "PatternsHighLatency": ("10m", "warning"),
+        "PatternsSearchSlow": ("10m", "warning"),
+        "PatternsEmbeddingFailures": ("5m", "warning"),
+        "PatternsDown": ("2m", "critical"),
+    },
 }
+ALERTED_SERVICES = list(REQUIRED_ALERTS)
+# Loosening one threshold per service must break that service's unit tests:
+# (service, alert, threshold in the expr, loosened threshold).
+LOOSENED_THRESHOLDS = [
+    ("orchestrator", "OrchestratorHighErrorRate", ") > 0.05", ") > 0.5"),
+    ("context", "ContextCacheHitRatioLow", ") < 0.5", ") < 0.1"),
+    ("context", "ContextDegradedRateHigh", ") > 0.1", ") > 0.2"),
+    ("patterns", "PatternsSearchSlow", ") > 0.1", ") > 0.2"),
+    ("patterns", "PatternsHighLatency", ") > 0.25", ") > 0.5"),
+]
 OVERLAYS = ["base", "overlays/dev", "overlays/prod"]
 CLUSTER_SCOPED = {"Namespace"}
 
@@ -112,18 +139,33 @@ def by_kind(docs, kind: str) -> dict[str, dict]:
     return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
 
 
-def write_rules_file(directory: Path, groups: list) -> Path:
-    path = directory / "orchestrator-rules.yaml"
+def rules_manifest(service: str) -> Path:
+    return K8S / "base" / "prometheus" / f"{service}-rules.yaml"
+
+
+def alert_tests(service: str) -> Path:
+    return K8S / "tests" / f"{service}-alerts.test.yaml"
+
+
+def write_rules_file(directory: Path, groups: list, service: str = "orchestrator") -> Path:
+    """The plain rules file named in the service's alert tests' rule_files."""
+    path = directory / f"{service}-rules.yaml"
     path.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
     return path
 
 
-def rule_groups() -> list:
-    return yaml.safe_load(RULES_MANIFEST.read_text())["spec"]["groups"]
+def rule_groups(service: str) -> list:
+    return yaml.safe_load(rules_manifest(service).read_text())["spec"]["groups"]
 
 
-def alerts_by_name() -> dict[str, dict]:
-    return {r["alert"]: r for g in rule_groups() for r in g["rules"] if "alert" in r}
+def alerts_by_name(service: str) -> dict[str, dict]:
+    return {r["alert"]: r for g in rule_groups(service) for r in g["rules"] if "alert" in r}
+
+
+def promtool_test_rules(directory: Path, service: str, groups: list) -> subprocess.CompletedProcess[str]:
+    write_rules_file(directory, groups, service)
+    shutil.copy(alert_tests(service), directory / alert_tests(service).name)
+    return run([promtool(), "test", "rules", alert_tests(service).name], cwd=directory)
 
 
 def container(deployment: dict) -> dict:
@@ -305,10 +347,21 @@ def test_servicemonitor_scrapes_every_service_metrics_port_as_its_job():
         assert "metrics" in {p["name"] for p in svc["spec"]["ports"]}
 
 
-def test_prometheus_rule_structure():
-    doc = by_kind(render("base"), "PrometheusRule")["devmatrix-orchestrator"]
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_rendered_manifests_carry_every_service_prometheus_rule(overlay):
+    """kustomization.yaml lists each rules file; the rendered rule is the file, unchanged."""
+    rules = by_kind(render(overlay), "PrometheusRule")
+    assert rules.keys() >= {f"devmatrix-{s}" for s in ALERTED_SERVICES}
+    for service in ALERTED_SERVICES:
+        assert rules[f"devmatrix-{service}"]["spec"]["groups"] == rule_groups(service), service
+
+
+@pytest.mark.parametrize("service", ALERTED_SERVICES)
+def test_prometheus_rule_structure(service):
+    doc = by_kind(render("base"), "PrometheusRule")[f"devmatrix-{service}"]
     assert doc["apiVersion"] == "monitoring.coreos.com/v1"
     assert doc["metadata"]["namespace"] == NAMESPACE
+    assert doc["metadata"]["labels"]["role"] == "alert-rules"
     alerts = {}
     for group in doc["spec"]["groups"]:
         assert group.keys() <= {"name", "interval", "rules"} and group["name"]
@@ -322,62 +375,74 @@ def test_prometheus_rule_structure():
                 "annotations",
                 "keep_firing_for",
             }
+            assert rule["alert"] not in alerts, f"duplicate alert {rule['alert']}"
             alerts[rule["alert"]] = rule
-    assert alerts.keys() >= REQUIRED_ALERTS
+    required = REQUIRED_ALERTS[service]
+    assert alerts.keys() >= required.keys()
+    grpc_service = SERVICES[service][2]
     for name, rule in alerts.items():
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
-        assert 'job="orchestrator"' in rule["expr"], f"{name} must select the orchestrator job"
+        assert rule["labels"]["service"] == service, name
+        assert f'job="{service}"' in rule["expr"], f"{name} must select the {service} job"
         assert {"summary", "description"} <= rule["annotations"].keys(), name
-    assert alerts["OrchestratorHighErrorRate"]["for"] == "5m"
-    assert alerts["OrchestratorHighLatency"]["for"] == "10m"
-    assert alerts["OrchestratorWaveAnalysisFailing"]["for"] == "5m"
-    assert alerts["OrchestratorDependencyCyclesRejected"]["labels"]["severity"] == "info"
+        if service != "orchestrator" and "grpc_server_" in rule["expr"]:
+            # The health and reflection services share the server and its metrics.
+            selectors = re.findall(r"grpc_server_\w+\{([^}]*)\}", rule["expr"])
+            assert selectors, name
+            for selector in selectors:
+                assert f'grpc_service="{grpc_service}"' in selector, f"{name}: {selector}"
+    for name, (for_, severity) in required.items():
+        assert alerts[name].get("for") == for_, name
+        assert alerts[name]["labels"]["severity"] == severity, name
 
 
-def test_promtool_checks_the_extracted_rules(tmp_path):
-    rules = write_rules_file(tmp_path, rule_groups())
+@pytest.mark.parametrize("service", ALERTED_SERVICES)
+def test_promtool_checks_the_extracted_rules(tmp_path, service):
+    rules = write_rules_file(tmp_path, rule_groups(service), service)
     proc = run([promtool(), "check", "rules", str(rules)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"SUCCESS: {len(alerts_by_name())} rules found" in proc.stdout
+    assert f"SUCCESS: {len(alerts_by_name(service))} rules found" in proc.stdout
 
 
 def test_promtool_rejects_a_broken_expression(tmp_path):
-    groups = rule_groups()
+    groups = rule_groups("orchestrator")
     groups[0]["rules"][0]["expr"] = "sum by (job) (rate(grpc_server_handled_total[5m])"
     proc = run([promtool(), "check", "rules", str(write_rules_file(tmp_path, groups))])
     assert proc.returncode != 0
 
 
-def test_promtool_alert_unit_tests_pass(tmp_path):
-    write_rules_file(tmp_path, rule_groups())
-    shutil.copy(ALERT_TESTS, tmp_path / ALERT_TESTS.name)
-    proc = run([promtool(), "test", "rules", ALERT_TESTS.name], cwd=tmp_path)
+@pytest.mark.parametrize("service", ALERTED_SERVICES)
+def test_promtool_alert_unit_tests_pass(tmp_path, service):
+    suite = yaml.safe_load(alert_tests(service).read_text())
+    assert suite["rule_files"] == [f"{service}-rules.yaml"]
+    proc = promtool_test_rules(tmp_path, service, rule_groups(service))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout
 
 
-def test_alert_unit_tests_fail_when_a_threshold_is_wrong(tmp_path):
-    """The unit tests pin the thresholds: loosening the 5% error ratio to 50% breaks them."""
-    groups = rule_groups()
-    rule = next(r for r in groups[0]["rules"] if r.get("alert") == "OrchestratorHighErrorRate")
-    assert ") > 0.05" in rule["expr"]
-    rule["expr"] = rule["expr"].replace(") > 0.05", ") > 0.5")
-    write_rules_file(tmp_path, groups)
-    shutil.copy(ALERT_TESTS, tmp_path / ALERT_TESTS.name)
-    proc = run([promtool(), "test", "rules", ALERT_TESTS.name], cwd=tmp_path)
+@pytest.mark.parametrize(("service", "alert", "threshold", "loosened"), LOOSENED_THRESHOLDS)
+def test_alert_unit_tests_fail_when_a_threshold_is_wrong(tmp_path, service, alert, threshold, loosened):
+    """The unit tests pin the thresholds: loosening one breaks them."""
+    groups = rule_groups(service)
+    rule = next(r for g in groups for r in g["rules"] if r.get("alert") == alert)
+    assert rule["expr"].count(threshold) == 1, rule["expr"]
+    rule["expr"] = rule["expr"].replace(threshold, loosened)
+    proc = promtool_test_rules(tmp_path, service, groups)
     assert proc.returncode != 0
-    assert "OrchestratorHighErrorRate" in proc.stdout + proc.stderr
+    assert alert in proc.stdout + proc.stderr
 
 
-def test_every_alert_is_tested_both_firing_and_silent():
-    suite = yaml.safe_load(ALERT_TESTS.read_text())
+@pytest.mark.parametrize("service", ALERTED_SERVICES)
+def test_every_alert_is_tested_both_firing_and_silent(service):
+    suite = yaml.safe_load(alert_tests(service).read_text())
     fires, silent = set(), set()
     for case in suite["tests"]:
         for check in case["alert_rule_test"]:
             (fires if check.get("exp_alerts") else silent).add(check["alertname"])
-    alerts = set(alerts_by_name())
+    alerts = set(alerts_by_name(service))
     assert alerts <= fires, f"never shown firing: {alerts - fires}"
     assert alerts <= silent, f"never shown silent: {alerts - silent}"
+    assert fires | silent <= alerts, f"tests for alerts that do not exist: {(fires | silent) - alerts}"
 
 
 def test_grafana_dashboard_queries_parse(tmp_path):
