@@ -1,0 +1,1 @@
+"""Data checks for the golden production pattern library (services/patterns/library)."""
