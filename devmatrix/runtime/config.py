@@ -76,6 +76,8 @@ class Settings:
     redis_url: str | None = None
     # A sentence-transformers model name or path; None is the packaged all-MiniLM-L6-v2.
     embedding_model: str | None = None
+    # The golden pattern library; None is the one shipped in services/patterns/library.
+    pattern_library_dir: Path | None = None
     context_cache_ttl_seconds: float = 600.0
     # Share of vector similarity in the hybrid pattern score (the rest is metadata relevance).
     pattern_vector_weight: float = 0.7
@@ -135,6 +137,7 @@ class Settings:
             qdrant_url=get("QDRANT_URL", lambda n, r: _parse_url(n, r, ("http", "https")), None),
             redis_url=get("REDIS_URL", lambda n, r: _parse_url(n, r, ("redis", "rediss", "unix")), None),
             embedding_model=get("EMBEDDING_MODEL", lambda n, r: r, None),
+            pattern_library_dir=get("PATTERN_LIBRARY_DIR", lambda n, r: Path(r).expanduser().resolve(), None),
             context_cache_ttl_seconds=get(
                 "CONTEXT_CACHE_TTL_SECONDS", lambda n, r: _parse_float(n, r, 0, 86400), 600.0
             ),

@@ -42,7 +42,6 @@ HEALTH = "grpc.health.v1.Health"
 PLACEHOLDERS = {
     "context": "devmatrix.v1.ContextService",
     "codegen": "devmatrix.v1.CodegenService",
-    "patterns": "devmatrix.v1.PatternsService",
     "skills": "devmatrix.v1.SkillsService",
 }
 SERVING = health_pb2.HealthCheckResponse.SERVING
