@@ -14,7 +14,7 @@ import grpc
 import typer
 from rich.console import Console
 
-from devmatrix.cli import render
+from devmatrix.cli import context_cmd, render
 from devmatrix.cli.launcher import run_up
 from devmatrix.cli.mesh import cycle_of, describe_rpc_error, orchestrator_client
 from devmatrix.runtime.config import ConfigError, Settings
@@ -64,6 +64,9 @@ def run(main: Callable[[], Awaitable[int]]) -> None:
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     raise typer.Exit(code)
+
+
+context_cmd.register(app, load_settings=load_settings, run=run, out=out, err=err)
 
 
 async def all_tasks(client: Any, spec_id: str) -> list[common_pb2.Task]:

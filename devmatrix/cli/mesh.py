@@ -17,7 +17,7 @@ from rich.console import Console
 from devmatrix.runtime.channels import open_channel
 from devmatrix.runtime.config import SERVICE_NAMES, Settings
 from devmatrix.runtime.server import RunningServer, start_server
-from devmatrix.v1 import orchestrator_pb2_grpc
+from devmatrix.v1 import context_pb2_grpc, orchestrator_pb2_grpc
 
 # Read-only RPCs that are safe to retry when a replica is briefly unavailable.
 IDEMPOTENT = tuple(
@@ -74,6 +74,49 @@ async def orchestrator_client(
     finally:
         await channel.close()
         for server in servers:
+            await server.stop(0)
+
+
+CONTEXT_IDEMPOTENT = tuple(
+    ("devmatrix.v1.ContextService", m) for m in ("GetContext", "CompareWithFullMarkdown")
+)
+
+
+@dataclasses.dataclass
+class ContextClients:
+    orchestrator: orchestrator_pb2_grpc.OrchestratorServiceStub
+    context: context_pb2_grpc.ContextServiceStub
+
+
+@contextlib.asynccontextmanager
+async def context_client(settings: Settings, console: Console) -> AsyncIterator[ContextClients]:
+    """The running mesh (ORCHESTRATOR_ADDR and CONTEXT_ADDR), else the orchestrator, patterns,
+    skills and context services started in this process."""
+    servers: list[RunningServer] = []
+    addrs = dict(settings.addrs)
+    if "orchestrator" not in addrs or "context" not in addrs:
+        with console.status(f"Starting the embedded mesh (data in {settings.data_dir})..."):
+            servers = await start_mesh(
+                settings, ephemeral=True, services=("orchestrator", "patterns", "skills", "context")
+            )
+        addrs = {s.app.name: s.address for s in servers}
+    channels = [
+        open_channel(
+            addrs["orchestrator"], settings.grpc_deadline_seconds, IDEMPOTENT, settings.max_message_bytes
+        ),
+        open_channel(
+            addrs["context"], settings.grpc_deadline_seconds, CONTEXT_IDEMPOTENT, settings.max_message_bytes
+        ),
+    ]
+    try:
+        yield ContextClients(
+            orchestrator_pb2_grpc.OrchestratorServiceStub(channels[0]),
+            context_pb2_grpc.ContextServiceStub(channels[1]),
+        )
+    finally:
+        for channel in channels:
+            await channel.close()
+        for server in reversed(servers):
             await server.stop(0)
 
 

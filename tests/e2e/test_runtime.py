@@ -40,7 +40,6 @@ SMALL_PLAN = (ROOT / "examples" / "plans" / "small_plan.json").read_text()
 ORCHESTRATOR = "devmatrix.v1.OrchestratorService"
 HEALTH = "grpc.health.v1.Health"
 PLACEHOLDERS = {
-    "context": "devmatrix.v1.ContextService",
     "codegen": "devmatrix.v1.CodegenService",
     "skills": "devmatrix.v1.SkillsService",
 }
