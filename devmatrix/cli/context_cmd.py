@@ -1,7 +1,4 @@
-"""`devmatrix context TASK_ID [--level standard] [--json]` and `devmatrix context compare SPEC_ID`.
-
-Registered on the main app by `register`, which also hands over the main module's helpers
-(settings, error handling, consoles), so this module never imports main."""
+"""`devmatrix context TASK_ID [--level standard] [--json]` and `devmatrix context compare SPEC_ID`."""
 
 from __future__ import annotations
 
@@ -9,9 +6,6 @@ import asyncio
 import enum
 import json
 import statistics
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 import click
@@ -21,8 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from devmatrix.cli.common import DataDir, err, load_settings, out, run
 from devmatrix.cli.mesh import context_client
-from devmatrix.runtime.config import Settings
 from devmatrix.v1 import common_pb2
 from devmatrix.v1 import context_pb2 as cpb
 from devmatrix.v1 import orchestrator_pb2 as opb
@@ -56,46 +50,12 @@ class ContextGroup(TyperGroup):
         formatter.write_usage(ctx.command_path, "TASK_ID [--level LEVEL] [--json] | compare SPEC_ID [--json]")
 
 
-@dataclass
-class Helpers:
-    load_settings: Callable[[Path | None], Settings]
-    run: Callable[[Callable[[], Awaitable[int]]], None]
-    out: Console
-    err: Console
-
-
 context_app = typer.Typer(
     cls=ContextGroup,
     add_completion=False,
     no_args_is_help=True,
     help="Print a task's assembled context, or compare context sizes with full markdown for a spec.",
 )
-_helpers: Helpers | None = None
-
-
-def register(
-    app: typer.Typer,
-    *,
-    load_settings: Callable[[Path | None], Settings],
-    run: Callable[[Callable[[], Awaitable[int]]], None],
-    out: Console,
-    err: Console,
-) -> None:
-    global _helpers
-    _helpers = Helpers(load_settings, run, out, err)
-    app.add_typer(context_app, name="context")
-
-
-def helpers() -> Helpers:
-    if _helpers is None:
-        raise RuntimeError("devmatrix.cli.context_cmd.register was not called")
-    return _helpers
-
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Embedded data directory (default: $DEVMATRIX_DATA_DIR or ./.devmatrix)"),
-]
 
 
 def header(response: cpb.GetContextResponse) -> str:
@@ -123,11 +83,10 @@ def show(
     data_dir: DataDir = None,
 ) -> None:
     """Print the context assembled for TASK_ID, after a header line of its sizes."""
-    h = helpers()
-    settings = h.load_settings(data_dir)
+    settings = load_settings(data_dir)
 
     async def main() -> int:
-        async with context_client(settings, h.err) as clients:
+        async with context_client(settings, err) as clients:
             response = await clients.context.GetContext(
                 cpb.GetContextRequest(task_id=task_id, level=LEVEL_PB[level])
             )
@@ -139,7 +98,7 @@ def show(
             print(response.text, end="")
         return 0
 
-    h.run(main)
+    run(main)
 
 
 async def compare_spec(clients: Any, spec_id: str) -> dict[str, Any]:
@@ -254,17 +213,16 @@ def compare(
 ) -> None:
     """For every task of SPEC_ID: full-markdown size against each context level, facts present,
     and the median reduction per level."""
-    h = helpers()
-    settings = h.load_settings(data_dir)
+    settings = load_settings(data_dir)
 
     async def main() -> int:
-        async with context_client(settings, h.err) as clients:
-            with h.err.status("Comparing every task at every level..."):
+        async with context_client(settings, err) as clients:
+            with err.status("Comparing every task at every level..."):
                 doc = await compare_spec(clients, spec_id)
         if as_json:
             print(json.dumps(doc, indent=2))
         else:
-            print_comparison(h.out, doc)
+            print_comparison(out, doc)
         return 0
 
-    h.run(main)
+    run(main)

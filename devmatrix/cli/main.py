@@ -2,71 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import warnings
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import grpc
 import typer
-from rich.console import Console
 
-from devmatrix.cli import context_cmd, render
+from devmatrix.cli import render
+from devmatrix.cli.common import DataDir, err, load_settings, out, run
+from devmatrix.cli.context_cmd import context_app
 from devmatrix.cli.launcher import run_up
-from devmatrix.cli.mesh import cycle_of, describe_rpc_error, orchestrator_client
-from devmatrix.runtime.config import ConfigError, Settings
-from devmatrix.runtime.errors import DomainError
-from devmatrix.runtime.logging import configure_logging
+from devmatrix.cli.mesh import cycle_of, orchestrator_client
+from devmatrix.cli.patterns_cmd import patterns_app
 from devmatrix.v1 import common_pb2
 from devmatrix.v1 import orchestrator_pb2 as pb
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-out = Console()
-# soft_wrap: an error stays one line (a non-terminal stderr would be hard-wrapped at 80 columns).
-err = Console(stderr=True, soft_wrap=True)
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Embedded data directory (default: $DEVMATRIX_DATA_DIR or ./.devmatrix)"),
-]
-
-
-def load_settings(data_dir: Path | None) -> Settings:
-    if data_dir is not None:
-        os.environ["DEVMATRIX_DATA_DIR"] = str(data_dir)
-    try:
-        settings = Settings.from_env()
-    except ConfigError as error:
-        err.print(f"[red]error:[/] configuration: {error}")
-        raise typer.Exit(2) from None
-    # The in-process mesh logs only problems; `devmatrix up` keeps the services' JSON logs.
-    configure_logging("WARNING")
-    warnings.filterwarnings("ignore", category=Warning, module="platformdirs")
-    return settings
-
-
-def run(main: Callable[[], Awaitable[int]]) -> None:
-    """Run a command; any failure is one line on stderr and a non-zero exit."""
-    try:
-        code = asyncio.run(main())
-    except grpc.aio.AioRpcError as error:
-        err.print(f"[red]error:[/] {describe_rpc_error(error)}", highlight=False)
-        raise typer.Exit(1) from None
-    except DomainError as error:
-        err.print(f"[red]error:[/] {error.code.name}: {error.message}", highlight=False)
-        raise typer.Exit(1) from None
-    except OSError as error:
-        err.print(f"[red]error:[/] {error}", highlight=False)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
-    raise typer.Exit(code)
-
-
-context_cmd.register(app, load_settings=load_settings, run=run, out=out, err=err)
+app.add_typer(context_app, name="context")
+app.add_typer(patterns_app, name="patterns")
 
 
 async def all_tasks(client: Any, spec_id: str) -> list[common_pb2.Task]:

@@ -17,13 +17,21 @@ from rich.console import Console
 from devmatrix.runtime.channels import open_channel
 from devmatrix.runtime.config import SERVICE_NAMES, Settings
 from devmatrix.runtime.server import RunningServer, start_server
-from devmatrix.v1 import context_pb2_grpc, orchestrator_pb2_grpc
+from devmatrix.v1 import context_pb2_grpc, orchestrator_pb2_grpc, patterns_pb2_grpc
 
 # Read-only RPCs that are safe to retry when a replica is briefly unavailable.
-IDEMPOTENT = tuple(
-    ("devmatrix.v1.OrchestratorService", m)
-    for m in ("GetSpec", "ListSpecs", "GetTaskTree", "GetTask", "GetProgress", "AnalyzeDependencies")
-)
+IDEMPOTENT: dict[str, tuple[tuple[str, str], ...]] = {
+    "orchestrator": tuple(
+        ("devmatrix.v1.OrchestratorService", m)
+        for m in ("GetSpec", "ListSpecs", "GetTaskTree", "GetTask", "GetProgress", "AnalyzeDependencies")
+    ),
+    "context": tuple(("devmatrix.v1.ContextService", m) for m in ("GetContext", "CompareWithFullMarkdown")),
+    "patterns": tuple(
+        ("devmatrix.v1.PatternsService", m) for m in ("SearchPatterns", "GetPattern", "FindSimilarTasks")
+    ),
+}
+# The services each one calls, so an in-process start brings up what a command needs.
+CALLS: dict[str, tuple[str, ...]] = {"context": ("orchestrator", "patterns", "skills")}
 
 
 def free_port() -> int:
@@ -58,28 +66,50 @@ async def start_mesh(
 
 
 @contextlib.asynccontextmanager
-async def orchestrator_client(
-    settings: Settings, console: Console
-) -> AsyncIterator[orchestrator_pb2_grpc.OrchestratorServiceStub]:
+async def mesh_channels(
+    settings: Settings, console: Console, wanted: Sequence[str]
+) -> AsyncIterator[dict[str, grpc.aio.Channel]]:
+    """Channels to `wanted`: the running mesh when every one has its <NAME>_ADDR, else
+    those services and the ones they call, started in this process for the command.
+    Only what the command talks to starts: the others load models it does not need."""
     servers: list[RunningServer] = []
-    address = settings.addrs.get("orchestrator")
-    if address is None:
-        # Only what the command talks to: the other services load models it does not need.
-        with console.status(f"Starting the embedded orchestrator (data in {settings.data_dir})..."):
-            servers = await start_mesh(settings, ephemeral=True, services=("orchestrator",))
-        address = servers[0].address
-    channel = open_channel(address, settings.grpc_deadline_seconds, IDEMPOTENT, settings.max_message_bytes)
+    addrs = dict(settings.addrs)
+    if not all(name in addrs for name in wanted):
+        needed = {*wanted, *(callee for name in wanted for callee in CALLS.get(name, ()))}
+        with console.status(
+            f"Starting {', '.join(sorted(needed))} in process (data in {settings.data_dir})..."
+        ):
+            servers = await start_mesh(settings, ephemeral=True, services=tuple(needed))
+        addrs = {server.app.name: server.address for server in servers}
+    channels = {
+        name: open_channel(
+            addrs[name], settings.grpc_deadline_seconds, IDEMPOTENT.get(name, ()), settings.max_message_bytes
+        )
+        for name in wanted
+    }
     try:
-        yield orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
+        yield channels
     finally:
-        await channel.close()
-        for server in servers:
+        for channel in channels.values():
+            await channel.close()
+        for server in reversed(servers):
             await server.stop(0)
 
 
-CONTEXT_IDEMPOTENT = tuple(
-    ("devmatrix.v1.ContextService", m) for m in ("GetContext", "CompareWithFullMarkdown")
-)
+@contextlib.asynccontextmanager
+async def orchestrator_client(
+    settings: Settings, console: Console
+) -> AsyncIterator[orchestrator_pb2_grpc.OrchestratorServiceStub]:
+    async with mesh_channels(settings, console, ("orchestrator",)) as channels:
+        yield orchestrator_pb2_grpc.OrchestratorServiceStub(channels["orchestrator"])
+
+
+@contextlib.asynccontextmanager
+async def patterns_client(
+    settings: Settings, console: Console
+) -> AsyncIterator[patterns_pb2_grpc.PatternsServiceStub]:
+    async with mesh_channels(settings, console, ("patterns",)) as channels:
+        yield patterns_pb2_grpc.PatternsServiceStub(channels["patterns"])
 
 
 @dataclasses.dataclass
@@ -90,34 +120,11 @@ class ContextClients:
 
 @contextlib.asynccontextmanager
 async def context_client(settings: Settings, console: Console) -> AsyncIterator[ContextClients]:
-    """The running mesh (ORCHESTRATOR_ADDR and CONTEXT_ADDR), else the orchestrator, patterns,
-    skills and context services started in this process."""
-    servers: list[RunningServer] = []
-    addrs = dict(settings.addrs)
-    if "orchestrator" not in addrs or "context" not in addrs:
-        with console.status(f"Starting the embedded mesh (data in {settings.data_dir})..."):
-            servers = await start_mesh(
-                settings, ephemeral=True, services=("orchestrator", "patterns", "skills", "context")
-            )
-        addrs = {s.app.name: s.address for s in servers}
-    channels = [
-        open_channel(
-            addrs["orchestrator"], settings.grpc_deadline_seconds, IDEMPOTENT, settings.max_message_bytes
-        ),
-        open_channel(
-            addrs["context"], settings.grpc_deadline_seconds, CONTEXT_IDEMPOTENT, settings.max_message_bytes
-        ),
-    ]
-    try:
+    async with mesh_channels(settings, console, ("orchestrator", "context")) as channels:
         yield ContextClients(
-            orchestrator_pb2_grpc.OrchestratorServiceStub(channels[0]),
-            context_pb2_grpc.ContextServiceStub(channels[1]),
+            orchestrator_pb2_grpc.OrchestratorServiceStub(channels["orchestrator"]),
+            context_pb2_grpc.ContextServiceStub(channels["context"]),
         )
-    finally:
-        for channel in channels:
-            await channel.close()
-        for server in reversed(servers):
-            await server.stop(0)
 
 
 def describe_rpc_error(error: grpc.aio.AioRpcError) -> str:
