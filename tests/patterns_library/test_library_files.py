@@ -22,38 +22,15 @@ from typing import Any
 import pytest
 import yaml
 
+from services.patterns.domain import CATEGORIES, LIBRARY_LANGUAGES
+from services.patterns.library import REQUIRED
+
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / "services" / "patterns" / "library"
 
-CATEGORIES = (
-    "config",
-    "database",
-    "observability",
-    "models",
-    "repositories",
-    "services",
-    "api",
-    "security",
-    "testing",
-    "docker",
-    "project",
-    "error-handling",
-)
-LANGUAGES = ("python", "dockerfile", "toml", "yaml", "text")
-KEYS = (
-    "name",
-    "category",
-    "language",
-    "framework",
-    "description",
-    "tags",
-    "success_rate",
-    "test_coverage",
-    "security_level",
-    "observability",
-    "docker_ready",
-    "code",
-)
+# The format is the loader's: the data is checked against the same definitions.
+KEYS = REQUIRED
+LANGUAGES = LIBRARY_LANGUAGES
 UNIT_KEYS = ("success_rate", "test_coverage", "security_level", "observability")
 NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 # Same limits the pattern service enforces on stored patterns.
