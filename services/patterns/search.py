@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from services.patterns import records
@@ -36,6 +36,7 @@ from services.patterns.domain import (
     check_text,
     check_top_k,
     check_unit,
+    invalid,
 )
 from services.patterns.runtime import PatternsRuntime
 from services.patterns.store import FAILURES, PATTERNS, TASKS, Where
@@ -56,6 +57,7 @@ class SearchQuery:
     similarity_threshold: float = 0.0
     top_k: int = 0
     vector_weight: float = 0.0
+    filters: dict[str, str] = field(default_factory=dict)
 
     def checked(self, default_weight: float) -> SearchQuery:
         """The query with defaults applied; InvalidArgument naming the first bad field."""
@@ -70,7 +72,32 @@ class SearchQuery:
             similarity_threshold=check_unit(self.similarity_threshold, "similarity_threshold"),
             top_k=check_top_k(self.top_k),
             vector_weight=weight,
+            filters=check_filters(self.filters),
         )
+
+
+# Filter field names a client may use -> the payload field they match.
+FILTER_FIELDS = {
+    "language": "language",
+    "framework": "framework",
+    "category": "category",
+    "source": "source",
+    "tag": "tags",
+}
+FILTER_CHECKS = {"language": check_language, "framework": check_framework, "category": check_category}
+
+
+def check_filters(filters: dict[str, str]) -> dict[str, str]:
+    """Payload conditions by payload field; an unknown field name is refused by name."""
+    checked: dict[str, str] = {}
+    for name, value in sorted(filters.items()):
+        if name not in FILTER_FIELDS:
+            raise invalid(f"filters.{name}", f"unknown filter field; one of {', '.join(FILTER_FIELDS)}")
+        check = FILTER_CHECKS.get(name)
+        checked[FILTER_FIELDS[name]] = (
+            check(value, f"filters.{name}") if check else check_text(value, f"filters.{name}", 100)
+        )
+    return checked
 
 
 def confidence(usage_count: int) -> float:
@@ -90,10 +117,12 @@ def pattern_filter(
     category: str = "",
     ready_only: bool = False,
     min_score: float = 0.0,
+    extra: dict[str, str] | None = None,
 ) -> Where:
     equals: list[tuple[str, Any]] = [
         (k, v) for k, v in (("language", language), ("framework", framework), ("category", category)) if v
     ]
+    equals += sorted((extra or {}).items())
     if ready_only:
         equals.append(("production_ready", True))
     return Where(equals=tuple(equals), at_least=(("production_score", min_score),) if min_score > 0 else ())
@@ -108,7 +137,9 @@ async def search_patterns(rt: PatternsRuntime, request: SearchQuery) -> list[Pat
             PATTERNS,
             vector,
             limit=max(q.top_k * 4, MIN_CANDIDATES),
-            where=pattern_filter(q.language, q.framework, q.category, q.production_ready_only, q.min_score),
+            where=pattern_filter(
+                q.language, q.framework, q.category, q.production_ready_only, q.min_score, q.filters
+            ),
             threshold=q.similarity_threshold or None,
         )
         return rank(hits, q.vector_weight, q.top_k)

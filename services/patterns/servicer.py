@@ -98,6 +98,7 @@ class PatternsServicer(patterns_pb2_grpc.PatternsServiceServicer):
                 similarity_threshold=request.similarity_threshold,
                 top_k=request.top_k,
                 vector_weight=request.vector_weight,
+                filters=dict(request.filters),
             ),
         )
         return pb.SearchPatternsResponse(matches=[match_to_pb(m) for m in matches])

@@ -53,6 +53,10 @@ async def test_filters(library_rt: PatternsRuntime) -> None:
     assert await names(library_rt, q, framework="sqlalchemy") == ["sql-repository"]
     assert await names(library_rt, q, category="security") == ["jwt-auth-login"]
     assert await names(library_rt, q, category="testing") == []
+    assert await names(library_rt, q, filters={"tag": "layout"}) == ["css-grid-layout"]
+    assert set(await names(library_rt, q, filters={"source": "golden", "category": "database"})) <= {
+        "sql-repository"
+    }
     # jwt: 0.4*.85 + 0.3*.8 + 0.2*.9 + 0.1*.8 = 0.84; sql: 0.9*.4+.9*.3+.9*.2+.8*.1 = 0.89; css: 1.0
     assert set(await names(library_rt, q, min_score=0.88)) == {"sql-repository", "css-grid-layout"}
     assert set(await names(library_rt, q, production_ready_only=True)) == {
@@ -92,6 +96,8 @@ async def test_similarity_threshold_applies_to_the_vector_similarity(library_rt:
         ({"vector_weight": 2.0}, "vector_weight"),
         ({"category": "frontend"}, "category"),
         ({"language": "cobol"}, "language"),
+        ({"filters": {"colour": "red"}}, "filters.colour"),
+        ({"filters": {"tag": ""}}, "filters.tag"),
     ],
 )
 async def test_bad_search_input_names_the_field(rt: PatternsRuntime, fields: dict, bad: str) -> None:

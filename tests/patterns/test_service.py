@@ -174,6 +174,12 @@ BAD = [
     ),
     ("SearchPatterns", pb.SearchPatternsRequest(query="ok", min_score=-0.5), "min_score"),
     ("SearchPatterns", pb.SearchPatternsRequest(query="ok", category="frontend"), "category"),
+    ("SearchPatterns", pb.SearchPatternsRequest(query="ok", filters={"colour": "red"}), "filters.colour"),
+    (
+        "SearchPatterns",
+        pb.SearchPatternsRequest(query="ok", filters={"language": "cobol"}),
+        "filters.language",
+    ),
     ("StorePattern", pb.StorePatternRequest(pattern=pb.Pattern(name="x")), "pattern.category"),
     ("RecordOutcome", pb.RecordOutcomeRequest(pattern_id=""), "pattern_id"),
     (
