@@ -4,11 +4,9 @@ PostgreSQL in a temporary data dir, and one `devmatrix up` mesh shared by the mo
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,246 +22,20 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from devmatrix.runtime.config import SERVICE_NAMES
 from devmatrix.v1 import common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
-
-ROOT = Path(__file__).resolve().parents[2]
-TASK_API = ROOT / "examples" / "specs" / "task_api.md"
-SMALL_PLAN = ROOT / "examples" / "plans" / "small_plan.json"
-CYCLIC_PLAN = ROOT / "examples" / "plans" / "cyclic_plan.json"
-FULL_NAMES = {
-    "orchestrator": "devmatrix.v1.OrchestratorService",
-    "context": "devmatrix.v1.ContextService",
-    "codegen": "devmatrix.v1.CodegenService",
-    "patterns": "devmatrix.v1.PatternsService",
-    "skills": "devmatrix.v1.SkillsService",
-}
-TASK_FIELDS = {
-    "id",
-    "key",
-    "type",
-    "name",
-    "description",
-    "parent",
-    "phase",
-    "status",
-    "effort",
-    "skills",
-    "depends_on",
-    "wave",
-}
-# A wide terminal, so rich neither wraps nor truncates what the assertions look for.
-WIDE = "1000"
-STARTUP_TIMEOUT_S = 120.0
-SHUTDOWN_TIMEOUT_S = 30.0
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def clean_env(data_dir: Path, **overrides: str) -> dict[str, str]:
-    """The caller's environment without anything that would point the CLI elsewhere."""
-    drop_suffixes = ("_PORT", "_ADDR", "_METRICS_PORT")
-    drop = {
-        "DATABASE_URL",
-        "NEO4J_URI",
-        "DB_POOL_SIZE",
-        "GRPC_DEADLINE_SECONDS",
-        "GRPC_VERBOSITY",
-        "LOG_LEVEL",
-        "COLUMNS",
-    }
-    env = {k: v for k, v in os.environ.items() if not k.endswith(drop_suffixes) and k not in drop}
-    env.update(DEVMATRIX_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
-    env.update(overrides)
-    return env
-
-
-@dataclasses.dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-def devmatrix(*args: str, env: dict[str, str], timeout: float = 90.0) -> Result:
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "devmatrix.cli.main", *args],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    return Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
-
-
-def assert_one_line_error(result: Result, code: int, *needles: str) -> str:
-    assert result.code == code, f"exit {result.code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got:\n{result.stderr}"
-    line = lines[0]
-    assert line.startswith("error:"), line
-    for needle in needles:
-        assert needle in line, f"{needle!r} not in {line!r}"
-    return line
-
-
-# --- plan with the in-process mesh ------------------------------------------------------------
-
-
-def check_plan_document(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The invariants of `plan --json`; returns the tasks by id."""
-    tasks = doc["tasks"]
-    assert tasks
-    for task in tasks:
-        assert set(task) >= TASK_FIELDS, f"{task.get('key')}: missing {TASK_FIELDS - set(task)}"
-    by_id = {t["id"]: t for t in tasks}
-    assert len(by_id) == len(tasks)
-    assert len({t["key"] for t in tasks}) == len(tasks)
-    for task in tasks:
-        assert task["parent"] is None or task["parent"] in by_id
-        assert set(task["depends_on"]) <= set(by_id), task["key"]
-
-    executable = {t["id"] for t in tasks if t["type"] == "TASK"}
-    assert executable
-    waves = doc["waves"]
-    members = [i for wave in waves for i in wave]
-    assert all(wave for wave in waves)
-    assert len(members) == len(set(members))  # a task is in one wave only
-    assert set(members) == executable
-    wave_of = {i: n for n, wave in enumerate(waves) for i in wave}
-    for task_id in executable:
-        task = by_id[task_id]
-        assert task["wave"] == wave_of[task_id], task["key"]
-        for dep in task["depends_on"]:
-            assert dep in wave_of, f"{task['key']} depends on unscheduled {by_id[dep]['key']}"
-            assert wave_of[dep] < wave_of[task_id], f"{by_id[dep]['key']} not before {task['key']}"
-
-    path = doc["critical_path"]
-    assert path and set(path) <= executable
-    for earlier, later in itertools.pairwise(path):
-        assert earlier in by_id[later]["depends_on"], f"{by_id[earlier]['key']} -> {by_id[later]['key']}"
-    assert doc["critical_path_effort"] == sum(by_id[i]["effort"] for i in path)
-    assert set(doc["ready"]) == set(waves[0])
-    assert doc["cycle"] is None
-    return by_id
-
-
-@pytest.fixture(scope="module")
-def embedded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir for commands that start the in-process mesh (initialized once, reused)."""
-    return tmp_path_factory.mktemp("embedded")
-
-
-@pytest.fixture(scope="module")
-def markdown_plan(embedded_dir: Path) -> dict[str, Any]:
-    data_dir = embedded_dir
-    result = devmatrix("plan", str(TASK_API), "--json", env=clean_env(data_dir))
-    assert result.code == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    doc = result.json()  # the whole of stdout is one JSON document
-    assert (data_dir / "pg").is_dir()  # the embedded PostgreSQL lives in the data dir
-    return doc
-
-
-def test_plan_markdown_as_json(markdown_plan: dict[str, Any]) -> None:
-    doc = markdown_plan
-    assert doc["title"] == "Task API"
-    uuid.UUID(doc["spec_id"])
-    by_id = check_plan_document(doc)
-    types = {t["type"] for t in by_id.values()}
-    assert {"PHASE", "TASK_GROUP", "TASK", "SUBTASK"} <= types
-    assert sorted({t["phase"] for t in by_id.values() if t["type"] == "PHASE"}) == [1, 2, 3, 4, 5]
-    assert len(doc["waves"]) >= 3
-
-
-def test_plan_markdown_as_text(markdown_plan: dict[str, Any], embedded_dir: Path) -> None:
-    result = devmatrix("plan", str(TASK_API), env=clean_env(embedded_dir, COLUMNS=WIDE))
-    assert result.code == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    out = result.stdout
-    by_id = {t["id"]: t for t in markdown_plan["tasks"]}
-    assert out.splitlines()[0].startswith("Task API spec ")
-    # The hierarchy names every task, phase to subtask.
-    for task in by_id.values():
-        assert task["key"] in out, task["key"]
-    # The wave table: one row per wave with its size, effort and task keys.
-    lines = out.splitlines()
-    table = lines[lines.index(next(line for line in lines if "Execution waves" in line)) :]
-    rows = {}
-    for line in table:
-        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
-        if len(cells) == 4 and cells[0].isdigit():
-            rows[int(cells[0])] = cells[1:]
-    assert sorted(rows) == list(range(len(markdown_plan["waves"])))
-    for number, wave in enumerate(markdown_plan["waves"]):
-        count, effort, keys = rows[number]
-        assert int(count) == len(wave)
-        assert int(effort) == sum(by_id[i]["effort"] for i in wave)
-        assert sorted(keys.split(", ")) == sorted(by_id[i]["key"] for i in wave)
-    # The critical path, by keys, in order.
-    critical = [line for line in lines if line.startswith("Critical path")]
-    assert len(critical) == 1
-    assert f"(effort {markdown_plan['critical_path_effort']})" in critical[0]
-    # Equal-effort paths may tie (ids are random, so is the tie-break): check it is a dependency
-    # chain of the same plan, by keys, whose efforts add up to the JSON run's critical effort.
-    by_key = {t["key"]: t for t in by_id.values()}
-    keys = critical[0].split(": ", 1)[1].split(" -> ")
-    assert len(keys) >= 2 and all(k in by_key and by_key[k]["type"] == "TASK" for k in keys), keys
-    for earlier, later in itertools.pairwise(keys):
-        assert by_key[earlier]["id"] in by_key[later]["depends_on"], f"{earlier} -> {later}"
-    assert sum(by_key[k]["effort"] for k in keys) == markdown_plan["critical_path_effort"]
-    assert f"Parallelism: {len(markdown_plan['waves'])} waves" in out
-
-
-# --- errors that need no mesh ---------------------------------------------------------------
-
-
-def test_missing_file_is_exit_2(tmp_path: Path) -> None:
-    missing = tmp_path / "a-rather-long-directory-name-for-wrapping" / "no-such-spec-file.md"
-    result = devmatrix("plan", str(missing), env=clean_env(tmp_path / "data"))
-    assert_one_line_error(result, 2, str(missing), "No such file")
-    assert result.stdout == ""
-
-
-@pytest.mark.parametrize("command", [("status", str(uuid.uuid4())), ("plan", str(SMALL_PLAN))])
-def test_bad_env_value_is_exit_2(tmp_path: Path, command: tuple[str, str]) -> None:
-    result = devmatrix(*command, env=clean_env(tmp_path / "data", DB_POOL_SIZE="x"))
-    assert_one_line_error(result, 2, "DB_POOL_SIZE", "'x'")
-    assert not (tmp_path / "data").exists()  # nothing was started
-
-
-@pytest.mark.parametrize("command", [("status", str(uuid.uuid4())), ("plan", str(SMALL_PLAN), "--json")])
-def test_closed_port_is_unavailable_within_the_deadline(tmp_path: Path, command: tuple[str, ...]) -> None:
-    (port,) = free_ports(1)  # nothing listens there
-    deadline = 3.0
-    env = clean_env(
-        tmp_path / "data", ORCHESTRATOR_ADDR=f"127.0.0.1:{port}", GRPC_DEADLINE_SECONDS=str(deadline)
-    )
-    result = devmatrix(*command, env=env)
-    assert_one_line_error(result, 1, "UNAVAILABLE", f"127.0.0.1:{port}")
-    assert result.stdout == ""
-    # The RPC gave up before its deadline (not DEADLINE_EXCEEDED), plus interpreter start-up.
-    assert result.seconds < deadline + 5.0
-    assert not (tmp_path / "data").exists()  # no embedded mesh was started instead
-
-
-# --- `devmatrix up` and commands against it ----------------------------------------------------
+from tests.e2e.cli_support import (
+    CYCLIC_PLAN,
+    FULL_NAMES,
+    ROOT,
+    SHUTDOWN_TIMEOUT_S,
+    SMALL_PLAN,
+    STARTUP_TIMEOUT_S,
+    WIDE,
+    assert_one_line_error,
+    check_plan_document,
+    clean_env,
+    devmatrix,
+    free_ports,
+)
 
 
 @dataclasses.dataclass
@@ -492,11 +264,9 @@ def test_cyclic_plan_names_the_cycle(mesh: Mesh, tmp_path: Path, as_json: bool) 
 
 
 @pytest.mark.parametrize("where", ["mesh", "in-process"])
-def test_status_of_a_malformed_id_is_invalid_argument(
-    mesh: Mesh, embedded_dir: Path, tmp_path: Path, where: str
-) -> None:
+def test_status_of_a_malformed_id_is_invalid_argument(mesh: Mesh, tmp_path: Path, where: str) -> None:
     # In-process, the embedded PostgreSQL forks helpers while gRPC runs: still one line.
-    env = mesh.client_env(tmp_path / "data") if where == "mesh" else clean_env(embedded_dir)
+    env = mesh.client_env(tmp_path / "data") if where == "mesh" else clean_env(tmp_path / "embedded")
     result = devmatrix("status", "not-a-uuid", env=env)
     assert_one_line_error(result, 1, "INVALID_ARGUMENT", "not-a-uuid")
     assert result.stdout == ""

@@ -1,0 +1,168 @@
+"""The kustomize base and overlays: rendered, validated against the Kubernetes schemas, and
+consistent with the port table."""
+
+from __future__ import annotations
+
+import copy
+
+import kubernetes_validate
+import pytest
+
+from tests.deploy.support import (
+    CLUSTER_SCOPED,
+    CRD_KINDS,
+    K8S_VERSION,
+    NAMESPACE,
+    OVERLAYS,
+    SERVICES,
+    by_kind,
+    container,
+    render,
+)
+
+# ---------------------------------------------------------------------------------------------
+# kustomize + Kubernetes schemas
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_rendered_objects_validate_against_kubernetes_schemas(overlay):
+    docs = render(overlay)
+    kinds = {d["kind"] for d in docs}
+    assert {"Namespace", "ConfigMap", "Deployment", "Service", *CRD_KINDS} <= kinds
+    for doc in docs:
+        if doc["kind"] in CRD_KINDS:
+            continue
+        try:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as err:
+            pytest.fail(f"k8s/{overlay}: {doc['kind']}/{doc['metadata']['name']}: {err}")
+
+
+def test_kubernetes_validation_rejects_a_broken_manifest():
+    """The schema check above can fail: a typo'd probe field and a string port are errors."""
+    deployment = copy.deepcopy(by_kind(render("base"), "Deployment")["orchestrator"])
+    container(deployment)["readinessProbe"]["grpc"]["prot"] = 50051
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, K8S_VERSION, strict=True)
+    deployment = copy.deepcopy(by_kind(render("base"), "Deployment")["orchestrator"])
+    container(deployment)["readinessProbe"]["grpc"]["port"] = "grpc"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, K8S_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_everything_lives_in_the_devmatrix_namespace(overlay):
+    docs = render(overlay)
+    assert by_kind(docs, "Namespace").keys() == {NAMESPACE}
+    for doc in docs:
+        if doc["kind"] not in CLUSTER_SCOPED:
+            assert doc["metadata"].get("namespace") == NAMESPACE, f"{doc['kind']}/{doc['metadata']['name']}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_deployments_match_the_port_table(overlay):
+    docs = render(overlay)
+    deployments = by_kind(docs, "Deployment")
+    assert deployments.keys() == SERVICES.keys()
+    for name, (grpc_port, metrics_port, grpc_service) in SERVICES.items():
+        dep = deployments[name]
+        pod = dep["spec"]["template"]
+        assert dep["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+        c = container(dep)
+        assert c["command"] == ["python", "-m", f"services.{name}"]
+        assert c["image"].split(":")[0].endswith("devmatrix")
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        assert ports == {"grpc": grpc_port, "metrics": metrics_port}, name
+        for probe_name in ("readinessProbe", "livenessProbe", "startupProbe"):
+            probe = c[probe_name]["grpc"]
+            assert probe["port"] == grpc_port, f"{name} {probe_name}"
+        assert c["readinessProbe"]["grpc"]["service"] == grpc_service
+        assert c["livenessProbe"]["grpc"]["service"] in ("", grpc_service)
+        for kind in ("requests", "limits"):
+            assert {"cpu", "memory"} <= c["resources"][kind].keys(), f"{name} {kind}"
+        pod_sc = pod["spec"]["securityContext"]
+        assert pod_sc["runAsNonRoot"] is True and pod_sc["runAsUser"] != 0
+        assert c["securityContext"]["allowPrivilegeEscalation"] is False
+        assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        # Graceful shutdown needs more than SHUTDOWN_GRACE_SECONDS before SIGKILL.
+        config = by_kind(docs, "ConfigMap")["devmatrix-config"]["data"]
+        assert pod["spec"]["terminationGracePeriodSeconds"] > int(config["SHUTDOWN_GRACE_SECONDS"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_expose_grpc_and_metrics_ports_of_their_pods(overlay):
+    docs = render(overlay)
+    services, deployments = by_kind(docs, "Service"), by_kind(docs, "Deployment")
+    assert services.keys() == SERVICES.keys()
+    for name, (grpc_port, metrics_port, _) in SERVICES.items():
+        svc = services[name]
+        ports = {p["name"]: p for p in svc["spec"]["ports"]}
+        assert {n: p["port"] for n, p in ports.items()} == {"grpc": grpc_port, "metrics": metrics_port}
+        pod_labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
+        assert svc["spec"]["selector"].items() <= pod_labels.items(), f"Service {name} selects no pod"
+        container_ports = {p["name"]: p["containerPort"] for p in container(deployments[name])["ports"]}
+        for port in ports.values():
+            target = port["targetPort"]
+            assert container_ports.get(target, target) in container_ports.values(), f"{name} {target}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_configmap_wiring_points_at_existing_services(overlay):
+    docs = render(overlay)
+    config = by_kind(docs, "ConfigMap")["devmatrix-config"]["data"]
+    services = by_kind(docs, "Service")
+    addrs = {k: v for k, v in config.items() if k.endswith("_ADDR")}
+    assert addrs.keys() == {f"{n.upper()}_ADDR" for n in SERVICES}
+    for key, value in addrs.items():
+        host, _, port = value.rpartition(":")
+        assert host in services, f"{key}={value}: no Service {host!r}"
+        grpc_ports = [p["port"] for p in services[host]["spec"]["ports"] if p["name"] == "grpc"]
+        assert grpc_ports == [int(port)], f"{key}={value}: Service {host} serves gRPC on {grpc_ports}"
+    for name, (grpc_port, metrics_port, _) in SERVICES.items():
+        assert config[f"{name.upper()}_PORT"] == str(grpc_port)
+        assert config[f"{name.upper()}_METRICS_PORT"] == str(metrics_port)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_env_references_resolve(overlay):
+    """envFrom names a rendered ConfigMap; secrets are rendered (dev) or supplied out of band."""
+    docs = render(overlay)
+    configmaps, secrets = by_kind(docs, "ConfigMap"), by_kind(docs, "Secret")
+    for name, dep in by_kind(docs, "Deployment").items():
+        c = container(dep)
+        for source in c["envFrom"]:
+            assert source["configMapRef"]["name"] in configmaps, name
+        for var in c.get("env", []):
+            ref = var.get("valueFrom", {}).get("secretKeyRef")
+            if ref is None:
+                continue
+            if overlay == "overlays/dev":
+                assert ref["name"] in secrets, f"{name}: {var['name']} -> missing Secret {ref['name']}"
+                assert ref["key"] in secrets[ref["name"]]["data"], f"{name}: {var['name']}"
+            else:
+                assert ref["name"] == "devmatrix-secrets", f"{name}: {var['name']}"
+    if overlay != "overlays/dev":
+        assert not secrets, f"k8s/{overlay} must not carry secrets"
+
+
+def test_prod_runs_three_orchestrators_protected_by_a_disruption_budget():
+    docs = render("overlays/prod")
+    deployments = by_kind(docs, "Deployment")
+    assert deployments["orchestrator"]["spec"]["replicas"] == 3
+    assert all(d["spec"]["replicas"] >= 2 for d in deployments.values())
+    pdbs = by_kind(docs, "PodDisruptionBudget")
+    for name, dep in deployments.items():
+        pdb = pdbs[name]
+        pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert 1 <= pdbs["orchestrator"]["spec"]["minAvailable"] < 3
+    base_cpu = container(by_kind(render("base"), "Deployment")["orchestrator"])["resources"]["limits"]
+    prod_cpu = container(deployments["orchestrator"])["resources"]["limits"]
+    assert prod_cpu != base_cpu, "prod resources patch did not apply"
+
+
+def test_dev_runs_one_replica_each_with_debug_logs():
+    docs = render("overlays/dev")
+    assert {d["spec"]["replicas"] for d in by_kind(docs, "Deployment").values()} == {1}
+    assert by_kind(docs, "ConfigMap")["devmatrix-config"]["data"]["LOG_LEVEL"] == "DEBUG"
+    assert not by_kind(docs, "PodDisruptionBudget")
