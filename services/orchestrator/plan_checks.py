@@ -22,7 +22,8 @@ from devmatrix.runtime.errors import (
     FieldViolation,
     InvalidArgument,
 )
-from services.orchestrator.domain import SKILL_NAMES, Plan, PlannedTask, TaskType
+from devmatrix.standards import SKILL_NAMES
+from services.orchestrator.domain import Plan, PlannedTask, TaskType
 
 MAX_TASKS = 20_000
 MAX_EFFORT = 1_000

@@ -98,8 +98,8 @@ async def test_context_compare_with_the_in_process_mesh(tmp_path: Path) -> None:
     assert sorted(r["task_id"] for r in doc["tasks"]) == sorted(task_ids)
     assert all(doc["all_facts_present"].values())
 
-    # The in-process mesh runs the real patterns service on the golden library; skills
-    # answers UNIMPLEMENTED until its issue lands, so its guidelines are degraded.
+    # The in-process mesh runs the real patterns service on the golden library and the
+    # real skills service on its catalogue, so nothing is degraded.
     api_task = next(t for t in plan["tasks"] if t["type"] == "TASK" and "backend-api" in t["skills"])
     code, out, err = await devmatrix("context", api_task["id"], "--level", "standard", "--json", env=env)
     assert code == 0, err
@@ -108,4 +108,7 @@ async def test_context_compare_with_the_in_process_mesh(tmp_path: Path) -> None:
     assert not sections["patterns"]["degraded"] and sections["patterns"]["content"]
     golden = {p.stem for p in (ROOT / "services" / "patterns" / "library").rglob("*.yaml")}
     assert any(name in sections["patterns"]["content"] for name in golden)
-    assert context["degradedSections"] == ["skill_guidelines"]
+    assert context["degradedSections"] == []
+    guidelines = sections["skill_guidelines"]
+    assert not guidelines["degraded"]
+    assert "**backend-api**" in guidelines["content"] and "**global-coding-style**" in guidelines["content"]

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devmatrix.runtime.errors import DependencyCycle, InvalidArgument
-from services.orchestrator.domain import SKILL_NAMES, TaskKind, TaskType
+from devmatrix.standards import SKILL_NAMES
+from services.orchestrator.domain import TaskKind, TaskType
 from services.orchestrator.plan_json import parse_plan_json
 from services.orchestrator.planner import expand_dependencies, validate_plan
 

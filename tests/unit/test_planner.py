@@ -9,9 +9,9 @@ import networkx as nx
 import pytest
 
 from devmatrix.runtime.errors import DependencyCycle, InvalidArgument
+from devmatrix.standards import SKILL_NAMES
 from services.orchestrator.domain import (
     PHASE_NAMES,
-    SKILL_NAMES,
     ParsedSpec,
     Plan,
     PlannedTask,
