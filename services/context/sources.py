@@ -200,7 +200,11 @@ class Sources:
         self, task: common_pb2.Task, deadline: Deadline
     ) -> skills_pb2.MapTaskToSkillsResponse | None:
         request = skills_pb2.MapTaskToSkillsRequest(
-            task_id=task.id, kind=task.kind, name=task.name, description=task.description
+            task_id=task.id,
+            kind=task.kind,
+            name=task.name,
+            description=task.description,
+            required_skills=task.required_skills,
         )
         return await self._optional(
             "skills", lambda t: self.skills.MapTaskToSkills(request, timeout=t), deadline

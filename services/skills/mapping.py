@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from devmatrix.runtime.errors import FieldViolation, InvalidArgument
+from devmatrix.standards import SKILL_NAMES
 from services.skills.catalogue import Catalogue, Skill
 
 ALWAYS = ("global-coding-style", "global-conventions")
@@ -99,10 +100,14 @@ class TaskShape:
     description: str = ""
     files: list[str] = field(default_factory=list)
     tech_stack: dict[str, str] = field(default_factory=dict)
+    required_skills: list[str] = field(default_factory=list)
 
 
 def check(task: TaskShape) -> None:
     violations: list[FieldViolation] = []
+    for i, name in enumerate(task.required_skills):
+        if name not in SKILL_NAMES:
+            violations.append(FieldViolation(f"required_skills[{i}]", f"{name!r} is not a standard"))
     if task.kind not in BY_KIND:
         violations.append(FieldViolation("kind", f"{task.kind!r} is not a TaskKind"))
     if len(task.files) > MAX_FILES:
@@ -134,7 +139,7 @@ def _from_file(path: str) -> set[str]:
 
 def skill_names(task: TaskShape) -> set[str]:
     """The names of the skills that apply; check(task) first."""
-    names = set(ALWAYS) | set(BY_KIND[task.kind])
+    names = set(ALWAYS) | set(BY_KIND[task.kind]) | set(task.required_skills)
     for path in task.files:
         names |= _from_file(path)
     text = f"{task.name}\n{task.description}"

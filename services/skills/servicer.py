@@ -52,5 +52,6 @@ class SkillsServicer(skills_pb2_grpc.SkillsServiceServicer):
             description=request.description,
             files=list(request.files),
             tech_stack=dict(request.tech_stack),
+            required_skills=list(request.required_skills),
         )
         return pb.MapTaskToSkillsResponse(skills=[skill_to_pb(s) for s in map_task(self.catalogue, task)])

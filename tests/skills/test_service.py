@@ -266,6 +266,27 @@ async def test_empty_file_path_is_invalid_argument(stub: skills_pb2_grpc.SkillsS
     assert "files[1]" in field_violations(raised.value)
 
 
+async def test_declared_skills_are_always_part_of_the_answer(stub: skills_pb2_grpc.SkillsServiceStub) -> None:
+    plain = await stub.MapTaskToSkills(
+        pb.MapTaskToSkillsRequest(kind=K.TASK_KIND_CONFIG, name="Database engine")
+    )
+    assert "backend-models" not in names(plain.skills)
+    declared = await stub.MapTaskToSkills(
+        pb.MapTaskToSkillsRequest(
+            kind=K.TASK_KIND_CONFIG, name="Database engine", required_skills=["backend-models"]
+        )
+    )
+    assert names(declared.skills) == sorted(
+        {*names(plain.skills), "backend-models"}, key=list(SKILL_NAMES).index
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.MapTaskToSkills(
+            pb.MapTaskToSkillsRequest(kind=K.TASK_KIND_API, required_skills=["telepathy"])
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "required_skills[0]" in field_violations(raised.value)
+
+
 # --- not built yet ------------------------------------------------------------------------
 
 
