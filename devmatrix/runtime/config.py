@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 
 SERVICE_NAMES: tuple[str, ...] = ("orchestrator", "context", "codegen", "patterns", "skills")
 DEFAULT_PORTS: dict[str, int] = {name: 50051 + i for i, name in enumerate(SERVICE_NAMES)}
@@ -24,24 +25,22 @@ class ConfigError(ValueError):
     """A configuration value is missing or malformed."""
 
 
-def _parse_int(name: str, raw: str, minimum: int, maximum: int) -> int:
+def _parse_number(name: str, raw: str, kind: type[N], minimum: N, maximum: N) -> N:
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+        raise ConfigError(f"{name}={raw!r} is not {'an integer' if kind is int else 'a number'}") from None
     if not minimum <= value <= maximum:
         raise ConfigError(f"{name}={value} is out of range {minimum}..{maximum}")
     return value
+
+
+def _parse_int(name: str, raw: str, minimum: int, maximum: int) -> int:
+    return _parse_number(name, raw, int, minimum, maximum)
 
 
 def _parse_float(name: str, raw: str, minimum: float, maximum: float) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not minimum <= value <= maximum:
-        raise ConfigError(f"{name}={value} is out of range {minimum}..{maximum}")
-    return value
+    return _parse_number(name, raw, float, minimum, maximum)
 
 
 def _parse_addr(name: str, raw: str) -> str:

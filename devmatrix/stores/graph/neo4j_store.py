@@ -124,6 +124,19 @@ FOREACH (m IN members | CREATE (m)-[:IN_WAVE]->(w))
 _DELETE_WAVES: LiteralString = "MATCH (w:Wave {spec_id: $spec}) DETACH DELETE w"
 
 
+# Neighbour ids of a task. Grouping by t.id yields no row for an unknown task (NotFound),
+# not an empty list.
+_DEPENDENCIES: LiteralString = """
+MATCH (t:Task {id: $id}) OPTIONAL MATCH (t)-[:DEPENDS_ON]->(n:Task) RETURN t.id AS id, collect(n.id) AS ids
+"""
+_DEPENDENTS: LiteralString = """
+MATCH (t:Task {id: $id}) OPTIONAL MATCH (t)<-[:DEPENDS_ON]-(n:Task) RETURN t.id AS id, collect(n.id) AS ids
+"""
+_CHILDREN: LiteralString = """
+MATCH (t:Task {id: $id}) OPTIONAL MATCH (t)-[:PARENT_OF]->(n:Task) RETURN t.id AS id, collect(n.id) AS ids
+"""
+
+
 async def _one(tx: neo4j.AsyncManagedTransaction, query: LiteralString, **params: Any) -> neo4j.Record:
     return await (await tx.run(query, params)).single(strict=True)
 
@@ -330,29 +343,14 @@ class Neo4jGraphStore(GraphStore):
             specialization=specialization,
         )
 
+    async def _neighbours(self, query: LiteralString, task_id: str) -> list[str]:
+        return sorted((await self._single(query, task_id))["ids"])
+
     async def dependencies(self, task_id: str) -> list[str]:
-        record = await self._single(
-            """
-            MATCH (t:Task {id: $id})
-            OPTIONAL MATCH (t)-[:DEPENDS_ON]->(d:Task)
-            // Grouping by t.id yields no row for an unknown task (NotFound), not an empty list.
-            RETURN t.id AS id, collect(d.id) AS ids
-            """,
-            task_id,
-        )
-        return sorted(record["ids"])
+        return await self._neighbours(_DEPENDENCIES, task_id)
 
     async def dependents(self, task_id: str) -> list[str]:
-        record = await self._single(
-            """
-            MATCH (t:Task {id: $id})
-            OPTIONAL MATCH (t)<-[:DEPENDS_ON]-(d:Task)
-            // Grouping by t.id yields no row for an unknown task (NotFound), not an empty list.
-            RETURN t.id AS id, collect(d.id) AS ids
-            """,
-            task_id,
-        )
-        return sorted(record["ids"])
+        return await self._neighbours(_DEPENDENTS, task_id)
 
     async def wave_members(self, spec_id: str, wave: int) -> list[str]:
         records = await self._query(
@@ -390,16 +388,7 @@ class Neo4jGraphStore(GraphStore):
         )
 
     async def children(self, task_id: str) -> list[str]:
-        record = await self._single(
-            """
-            MATCH (t:Task {id: $id})
-            OPTIONAL MATCH (t)-[:PARENT_OF]->(c:Task)
-            // Grouping by t.id yields no row for an unknown task (NotFound), not an empty list.
-            RETURN t.id AS id, collect(c.id) AS ids
-            """,
-            task_id,
-        )
-        return sorted(record["ids"])
+        return await self._neighbours(_CHILDREN, task_id)
 
     async def assigned_agent(self, task_id: str) -> tuple[str, str] | None:
         """(agent name, specialization) of the task's ASSIGNED_TO edge, if any."""
