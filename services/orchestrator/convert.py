@@ -73,6 +73,36 @@ def spec_to_pb(spec: SpecRecord) -> pb.Spec:
     )
 
 
+def design_to_pb(spec: SpecRecord) -> tuple[list[pb.Entity], list[pb.Endpoint]]:
+    """The spec's entities and endpoints as parsed at ingestion (a JSON plan may have none)."""
+    content: dict[str, Any] = spec.content
+    entities = [
+        pb.Entity(
+            name=str(e.get("name", "")),
+            description=str(e.get("description", "")),
+            fields=[
+                pb.EntityField(
+                    name=str(f.get("name", "")),
+                    type=str(f.get("type", "")),
+                    constraints=str(f.get("constraints", "")),
+                )
+                for f in e.get("fields") or []
+            ],
+        )
+        for e in content.get("entities") or []
+    ]
+    endpoints = [
+        pb.Endpoint(
+            method=str(e.get("method", "")),
+            path=str(e.get("path", "")),
+            description=str(e.get("description", "")),
+            entity=str(e.get("entity") or ""),
+        )
+        for e in content.get("endpoints") or []
+    ]
+    return entities, endpoints
+
+
 def requirement_to_pb(r: RequirementRecord) -> pb.Requirement:
     return pb.Requirement(
         id=r.id,

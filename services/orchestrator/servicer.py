@@ -85,8 +85,12 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
             if spec is None:
                 raise NotFound(f"spec {spec_id} not found", "spec", spec_id)
             requirements = await repo.requirements(conn, spec_id)
+        entities, endpoints = convert.design_to_pb(spec)
         return pb.GetSpecResponse(
-            spec=convert.spec_to_pb(spec), requirements=[convert.requirement_to_pb(r) for r in requirements]
+            spec=convert.spec_to_pb(spec),
+            requirements=[convert.requirement_to_pb(r) for r in requirements],
+            entities=entities,
+            endpoints=endpoints,
         )
 
     async def ListSpecs(self, request: pb.ListSpecsRequest, context: Any) -> pb.ListSpecsResponse:
