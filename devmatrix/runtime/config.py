@@ -19,6 +19,7 @@ SERVICE_NAMES: tuple[str, ...] = ("orchestrator", "context", "codegen", "pattern
 DEFAULT_PORTS: dict[str, int] = {name: 50051 + i for i, name in enumerate(SERVICE_NAMES)}
 DEFAULT_METRICS_PORTS: dict[str, int] = {name: 9101 + i for i, name in enumerate(SERVICE_NAMES)}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
 
 
 class ConfigError(ValueError):
@@ -85,6 +86,14 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     max_message_bytes: int = 8 * 1024 * 1024
     health_poll_seconds: float = 5.0
+    # Code generation: the Anthropic generator is used when a key is set, else the offline one.
+    anthropic_api_key: str | None = None
+    anthropic_model: str = DEFAULT_ANTHROPIC_MODEL
+    # Another Messages-API endpoint (a proxy, or the local test server); None is Anthropic's.
+    anthropic_base_url: str | None = None
+    llm_timeout_seconds: float = 120.0
+    llm_max_retries: int = 4
+    codegen_max_attempts: int = 3
 
     def addr(self, service: str) -> str:
         return self.addrs.get(service) or f"127.0.0.1:{self.ports[service]}"
@@ -152,4 +161,12 @@ class Settings:
                 "MAX_MESSAGE_BYTES", lambda n, r: _parse_int(n, r, 1024, 256 * 1024 * 1024), 8 * 1024 * 1024
             ),
             health_poll_seconds=get("HEALTH_POLL_SECONDS", lambda n, r: _parse_float(n, r, 0.1, 300), 5.0),
+            anthropic_api_key=get("ANTHROPIC_API_KEY", lambda n, r: r, None),
+            anthropic_model=get("ANTHROPIC_MODEL", lambda n, r: r, DEFAULT_ANTHROPIC_MODEL),
+            anthropic_base_url=get(
+                "ANTHROPIC_BASE_URL", lambda n, r: _parse_url(n, r, ("http", "https")), None
+            ),
+            llm_timeout_seconds=get("LLM_TIMEOUT_SECONDS", lambda n, r: _parse_float(n, r, 1, 3600), 120.0),
+            llm_max_retries=get("LLM_MAX_RETRIES", lambda n, r: _parse_int(n, r, 0, 10), 4),
+            codegen_max_attempts=get("CODEGEN_MAX_ATTEMPTS", lambda n, r: _parse_int(n, r, 1, 10), 3),
         )

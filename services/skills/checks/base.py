@@ -130,6 +130,9 @@ class SourceFile:
 
 
 CheckFunction = Callable[[SourceFile], Iterable[Finding]]
+# A project check sees every file of its languages at once (a test for each module, imports
+# against the manifest); it is scored like a file check, one unit per file it looked at.
+ProjectCheckFunction = Callable[[list[SourceFile]], Iterable[Finding]]
 
 
 @dataclass(frozen=True)
@@ -137,8 +140,9 @@ class Check:
     skill: str
     rule: str
     languages: frozenset[str]
-    function: CheckFunction
+    function: Callable[..., Iterable[Finding]]
     summary: str
+    project: bool = False
 
     def applies_to(self, source: SourceFile) -> bool:
         return source.language in self.languages
@@ -147,17 +151,36 @@ class Check:
 REGISTRY: list[Check] = []
 
 
-def check(skill: str, rule: str, languages: Iterable[str]) -> Callable[[CheckFunction], CheckFunction]:
-    """Register the decorated function as the check `rule` of `skill`; the first line of
-    its docstring is the check's summary."""
+def _register(
+    skill: str, rule: str, languages: Iterable[str], function: Callable[..., Any], project: bool
+) -> None:
     if skill not in SKILL_NAMES:
         raise ValueError(f"unknown skill {skill!r}")
+    if any(c.skill == skill and c.rule == rule and c.languages & set(languages) for c in REGISTRY):
+        raise ValueError(f"check {skill}/{rule} registered twice for one language")
+    summary = (function.__doc__ or rule).strip().splitlines()[0]
+    REGISTRY.append(Check(skill, rule, frozenset(languages), function, summary, project))
+
+
+def check(skill: str, rule: str, languages: Iterable[str]) -> Callable[[CheckFunction], CheckFunction]:
+    """Register the decorated function as the check `rule` of `skill` for `languages`; the
+    first line of its docstring is the check's summary. One rule may have a function per
+    language (Python and TypeScript versions of `bare-except`, say)."""
 
     def register(function: CheckFunction) -> CheckFunction:
-        if any(c.skill == skill and c.rule == rule for c in REGISTRY):
-            raise ValueError(f"check {skill}/{rule} registered twice")
-        summary = (function.__doc__ or rule).strip().splitlines()[0]
-        REGISTRY.append(Check(skill, rule, frozenset(languages), function, summary))
+        _register(skill, rule, languages, function, project=False)
+        return function
+
+    return register
+
+
+def project_check(
+    skill: str, rule: str, languages: Iterable[str]
+) -> Callable[[ProjectCheckFunction], ProjectCheckFunction]:
+    """Like `check`, for a function that needs every file of its languages at once."""
+
+    def register(function: ProjectCheckFunction) -> ProjectCheckFunction:
+        _register(skill, rule, languages, function, project=True)
         return function
 
     return register
@@ -185,6 +208,22 @@ def run_check(c: Check, source: SourceFile) -> list[Finding]:
         return [source.finding(c.skill, "syntax-error", failed.line, f"does not parse: {failed.message}")]
 
 
+def run_project_check(c: Check, sources: list[SourceFile]) -> tuple[int, float, list[Finding]]:
+    """Units, cost and findings of a project check over the files it applies to. A file
+    that does not parse is left to the file checks, which report it."""
+    applicable = [s for s in sources if c.applies_to(s)]
+    if not applicable:
+        return 0, 0.0, []
+    try:
+        found = list(c.function(applicable))
+    except ParseFailed:
+        found = []
+    by_path: dict[str, list[Finding]] = {}
+    for f in found:
+        by_path.setdefault(f.path, []).append(f)
+    return len(applicable), sum(unit_cost(fs) for fs in by_path.values()), found
+
+
 def unit_cost(findings: list[Finding]) -> float:
     if not findings:
         return 0.0
@@ -195,10 +234,15 @@ def score_skill(skill: str, threshold: float, sources: list[SourceFile]) -> Skil
     """Run every check of `skill` on every file it applies to and score the result."""
     findings: list[Finding] = []
     units, cost = 0, 0.0
+    for c in checks_of(skill):
+        if c.project:
+            project_units, project_cost, found = run_project_check(c, sources)
+            units, cost = units + project_units, cost + project_cost
+            findings.extend(found)
     for source in sources:
         syntax_reported = False
         for c in checks_of(skill):
-            if not c.applies_to(source):
+            if c.project or not c.applies_to(source):
                 continue
             units += 1
             found = run_check(c, source)

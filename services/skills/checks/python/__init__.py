@@ -1,0 +1,1 @@
+"""python checks; each module imported here registers its checks."""

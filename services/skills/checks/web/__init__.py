@@ -1,0 +1,1 @@
+"""web checks; each module imported here registers its checks."""
