@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.fixtures.neo4j",
     "tests.fixtures.mesh",
     "tests.fixtures.redis",
+    "tests.fixtures.anthropic_server",
 ]

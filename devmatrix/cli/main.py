@@ -12,15 +12,19 @@ import typer
 from devmatrix.cli import render
 from devmatrix.cli.common import DataDir, err, load_settings, out, run
 from devmatrix.cli.context_cmd import context_app
+from devmatrix.cli.generate_cmd import generate
 from devmatrix.cli.launcher import run_up
 from devmatrix.cli.mesh import cycle_of, orchestrator_client
 from devmatrix.cli.patterns_cmd import patterns_app
+from devmatrix.cli.skills_cmd import skills_app
 from devmatrix.v1 import common_pb2
 from devmatrix.v1 import orchestrator_pb2 as pb
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 app.add_typer(context_app, name="context")
 app.add_typer(patterns_app, name="patterns")
+app.add_typer(skills_app, name="skills")
+app.command()(generate)
 
 
 async def all_tasks(client: Any, spec_id: str) -> list[common_pb2.Task]:

@@ -29,9 +29,13 @@ IDEMPOTENT: dict[str, tuple[tuple[str, str], ...]] = {
     "patterns": tuple(
         ("devmatrix.v1.PatternsService", m) for m in ("SearchPatterns", "GetPattern", "FindSimilarTasks")
     ),
+    "skills": tuple(("devmatrix.v1.SkillsService", m) for m in ("ListSkills", "GetSkill", "MapTaskToSkills")),
 }
 # The services each one calls, so an in-process start brings up what a command needs.
-CALLS: dict[str, tuple[str, ...]] = {"context": ("orchestrator", "patterns", "skills")}
+CALLS: dict[str, tuple[str, ...]] = {
+    "context": ("orchestrator", "patterns", "skills"),
+    "codegen": ("orchestrator", "context", "patterns", "skills"),
+}
 
 
 def free_port() -> int:

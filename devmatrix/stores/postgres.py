@@ -31,9 +31,16 @@ def embedded_url(data_dir: Path) -> tuple[str, Any]:
     return server.get_uri(), server
 
 
-def alembic_config(url: str, script_location: Path, schema: str) -> Config:
+# One alembic environment for every service; each service keeps only its versions.
+ALEMBIC_ENV = Path(__file__).resolve().parent / "alembic"
+
+
+def alembic_config(url: str, migrations: Path, schema: str) -> Config:
+    """Alembic config for the revisions in `migrations`/versions, applied to `schema`."""
     config = Config()
-    config.set_main_option("script_location", str(script_location))
+    config.set_main_option("script_location", str(ALEMBIC_ENV))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", str(migrations / "versions"))
     # SQLAlchemy needs the driver named; '%' must be escaped for configparser.
     sa_url = url.replace("postgresql://", "postgresql+psycopg://", 1).replace(
         "postgres://", "postgresql+psycopg://", 1
@@ -43,10 +50,10 @@ def alembic_config(url: str, script_location: Path, schema: str) -> Config:
     return config
 
 
-def migrate(url: str, script_location: Path, schema: str, revision: str = "head") -> None:
+def migrate(url: str, migrations: Path, schema: str, revision: str = "head") -> None:
     """Upgrade (or, with a '-N'/'base' revision, downgrade) the schema; blocking."""
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    config = alembic_config(url, script_location, schema)
+    config = alembic_config(url, migrations, schema)
     if revision == "base" or revision.startswith("-"):
         command.downgrade(config, revision)
     else:

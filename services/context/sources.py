@@ -13,21 +13,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from purgatory import AsyncCircuitBreakerFactory
 
 from devmatrix.runtime.channels import open_channel
 from devmatrix.runtime.config import Settings
-from devmatrix.runtime.errors import (
-    DomainError,
-    FailedPrecondition,
-    FieldViolation,
-    InvalidArgument,
-    NotFound,
-    Unavailable,
-)
+from devmatrix.runtime.errors import Unavailable
 from devmatrix.runtime.logging import get_logger
+from devmatrix.runtime.upstream import upstream_error
 from devmatrix.v1 import (
     common_pb2,
     orchestrator_pb2,
@@ -74,25 +66,6 @@ class Deadline:
         return max(0.01, min(OPTIONAL_TIMEOUT_S, self.remaining() * 0.5))
 
 
-def passthrough(error: grpc.aio.AioRpcError, service: str) -> DomainError:
-    """An upstream status as the domain error this service answers with."""
-    code, message = error.code(), error.details() or ""
-    if code == grpc.StatusCode.NOT_FOUND:
-        return NotFound(message, resource_type="task")
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
-        violations: list[FieldViolation] = []
-        status = rpc_status.from_call(error)
-        for detail in status.details if status else ():
-            if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-                bad = error_details_pb2.BadRequest()
-                detail.Unpack(bad)
-                violations += [FieldViolation(v.field, v.description) for v in bad.field_violations]
-        return InvalidArgument(message, violations)
-    if code == grpc.StatusCode.FAILED_PRECONDITION:
-        return FailedPrecondition(message)
-    return Unavailable(f"{service} unavailable: {code.name}: {message}")
-
-
 @dataclass
 class TaskView:
     """GetTask's answer: the task, its dependencies, dependents and parent."""
@@ -127,7 +100,7 @@ class Sources:
         try:
             return await call(deadline.required())
         except grpc.aio.AioRpcError as error:
-            raise passthrough(error, "orchestrator") from None
+            raise upstream_error(error, "orchestrator", "task") from None
 
     async def task(self, task_id: str, deadline: Deadline) -> TaskView:
         got = await self._required(

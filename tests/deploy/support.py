@@ -40,6 +40,21 @@ BACKEND_IMAGES = {
     "qdrant": "qdrant/qdrant",
     "redis": "redis:7",
 }
+# The environment each Deployment takes from Secrets: variable -> (Secret, key, optional).
+# Required secrets live in devmatrix-secrets (generated in dev, supplied out of band elsewhere);
+# the Anthropic key has its own Secret, never rendered: without it codegen runs offline.
+SECRET_ENV = {
+    "orchestrator": {
+        "DATABASE_URL": ("devmatrix-secrets", "database-url", False),
+        "NEO4J_PASSWORD": ("devmatrix-secrets", "neo4j-password", False),
+    },
+    "context": {"REDIS_URL": ("devmatrix-secrets", "redis-url", False)},
+    "codegen": {"ANTHROPIC_API_KEY": ("devmatrix-anthropic", "api-key", True)},
+    "patterns": {},
+    "skills": {"DATABASE_URL": ("devmatrix-secrets", "database-url", False)},
+}
+# Code generation settings: in the ConfigMap (Kubernetes) and with the same defaults in compose.
+LLM_SETTINGS = ("ANTHROPIC_MODEL", "LLM_TIMEOUT_SECONDS", "LLM_MAX_RETRIES", "CODEGEN_MAX_ATTEMPTS")
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
 # Alert rules per service: k8s/base/prometheus/<service>-rules.yaml holds PrometheusRule
 # devmatrix-<service>, unit-tested by k8s/tests/<service>-alerts.test.yaml.
@@ -66,6 +81,24 @@ REQUIRED_ALERTS = {
         "PatternsEmbeddingFailures": ("5m", "warning"),
         "PatternsDown": ("2m", "critical"),
     },
+    "skills": {
+        "SkillsHighErrorRate": ("5m", "critical"),
+        "SkillsHighLatency": ("10m", "warning"),
+        "SkillsValidationSlow": ("10m", "warning"),
+        "SkillsValidationPassRateLow": ("15m", "warning"),
+        "SkillsDown": ("2m", "critical"),
+        "SkillsInstanceDown": ("5m", "warning"),
+    },
+    "codegen": {
+        "CodegenHighErrorRate": ("10m", "critical"),
+        "CodegenHighLatency": ("15m", "warning"),
+        "CodegenGenerationPassRateLow": ("15m", "warning"),
+        "CodegenLLMErrorRate": ("10m", "warning"),
+        "CodegenSpecCostHigh": (None, "warning"),
+        "CodegenSpecCostOverBudget": (None, "critical"),
+        "CodegenDown": ("2m", "critical"),
+        "CodegenInstanceDown": ("5m", "warning"),
+    },
 }
 ALERTED_SERVICES = list(REQUIRED_ALERTS)
 # Loosening one threshold per service must break that service's unit tests:
@@ -76,6 +109,20 @@ LOOSENED_THRESHOLDS = [
     ("context", "ContextDegradedRateHigh", ") > 0.1", ") > 0.2"),
     ("patterns", "PatternsSearchSlow", ") > 0.1", ") > 0.2"),
     ("patterns", "PatternsHighLatency", ") > 0.25", ") > 0.5"),
+    ("skills", "SkillsHighErrorRate", ") > 0.05", ") > 0.1"),
+    ("skills", "SkillsHighLatency", ") > 0.25", ") > 0.5"),
+    ("skills", "SkillsValidationSlow", ") > 2.5", ") > 5"),
+    ("skills", "SkillsValidationPassRateLow", ") < 0.7", ") < 0.5"),
+    ("skills", "SkillsValidationPassRateLow", ") >= 10", ") >= 1"),
+    ("codegen", "CodegenHighErrorRate", ") > 0.1", ") > 0.25"),
+    ("codegen", "CodegenHighErrorRate", ") >= 3", ") >= 1"),
+    ("codegen", "CodegenHighLatency", ") > 0.05", ") > 0.25"),
+    ("codegen", "CodegenGenerationPassRateLow", ") < 0.8", ") < 0.5"),
+    ("codegen", "CodegenGenerationPassRateLow", ") >= 10", ") >= 1"),
+    ("codegen", "CodegenLLMErrorRate", ") > 0.2", ") > 0.4"),
+    ("codegen", "CodegenLLMErrorRate", ") >= 5", ") >= 1"),
+    ("codegen", "CodegenSpecCostHigh", ") > 50", ") > 100"),
+    ("codegen", "CodegenSpecCostOverBudget", ") > 200", ") > 400"),
 ]
 OVERLAYS = ["base", "overlays/dev", "overlays/prod"]
 CLUSTER_SCOPED = {"Namespace"}

@@ -26,6 +26,8 @@ from tests.deploy.support import (
     BACKENDS_OF,
     COMPOSE,
     HEALTH_SCRIPT,
+    K8S,
+    LLM_SETTINGS,
     ROOT,
     SERVICES,
     run,
@@ -120,6 +122,37 @@ def test_compose_services_wait_for_healthy_backends():
     assert env["context"]["REDIS_URL"].startswith("redis://redis:6379")
     assert env["patterns"]["QDRANT_URL"] == "http://qdrant:6333"
     assert "postgres:5432" in env["skills"]["DATABASE_URL"]
+
+
+def compose_default(value: str) -> str:
+    """The default of a `${VAR:-default}` value (the value itself when it is not one)."""
+    match = re.fullmatch(r"\$\{(\w+):-([^}]*)\}", value)
+    return match.group(2) if match else value
+
+
+def test_compose_codegen_takes_the_key_from_the_environment_and_llm_settings_like_kubernetes():
+    env = compose()["services"]["codegen"]["environment"]
+    # Unset or empty: the offline generator; never a key in the file.
+    assert env["ANTHROPIC_API_KEY"] == "${ANTHROPIC_API_KEY:-}"
+    config = yaml.safe_load((K8S / "base" / "configmap.yaml").read_text())["data"]
+    for key in LLM_SETTINGS:
+        assert env[key] == f"${{{key}:-{config[key]}}}", key
+        assert compose_default(env[key]) == config[key], key
+    assert "ANTHROPIC_API_KEY" not in compose()["x-devmatrix-env"]
+    # In-flight generations (minutes) are drained on stop, within the stop grace period.
+    grace = float(env["SHUTDOWN_GRACE_SECONDS"])
+    assert grace > float(config["LLM_TIMEOUT_SECONDS"])
+    assert float(compose()["services"]["codegen"]["stop_grace_period"].removesuffix("s")) > grace
+
+
+def test_compose_skills_stores_results_in_postgres():
+    services = compose()["services"]
+    skills, orchestrator = services["skills"], services["orchestrator"]
+    assert skills["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    # The same database as the orchestrator (skills keeps its own schema).
+    assert skills["environment"]["DATABASE_URL"] == orchestrator["environment"]["DATABASE_URL"]
+    assert skills["environment"]["DATABASE_URL"].startswith("postgresql://")
+    assert skills["environment"]["DB_POOL_SIZE"] == orchestrator["environment"]["DB_POOL_SIZE"]
 
 
 def test_compose_start_order_has_no_cycle():

@@ -4,17 +4,22 @@ consistent with the port table."""
 from __future__ import annotations
 
 import copy
+import re
 
 import kubernetes_validate
 import pytest
 
+from devmatrix.runtime.config import DEFAULT_ANTHROPIC_MODEL, Settings
 from tests.deploy.support import (
     CLUSTER_SCOPED,
     CRD_KINDS,
     K8S_VERSION,
+    LLM_SETTINGS,
     NAMESPACE,
     OVERLAYS,
+    SECRET_ENV,
     SERVICES,
+    alerts_by_name,
     by_kind,
     container,
     render,
@@ -84,9 +89,12 @@ def test_deployments_match_the_port_table(overlay):
         assert pod_sc["runAsNonRoot"] is True and pod_sc["runAsUser"] != 0
         assert c["securityContext"]["allowPrivilegeEscalation"] is False
         assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
-        # Graceful shutdown needs more than SHUTDOWN_GRACE_SECONDS before SIGKILL.
+        # Graceful shutdown needs more than SHUTDOWN_GRACE_SECONDS (the container's own value, else
+        # the ConfigMap's) before SIGKILL.
         config = by_kind(docs, "ConfigMap")["devmatrix-config"]["data"]
-        assert pod["spec"]["terminationGracePeriodSeconds"] > int(config["SHUTDOWN_GRACE_SECONDS"])
+        env = {v["name"]: v["value"] for v in c.get("env", []) if "value" in v}
+        grace = float(env.get("SHUTDOWN_GRACE_SECONDS", config["SHUTDOWN_GRACE_SECONDS"]))
+        assert pod["spec"]["terminationGracePeriodSeconds"] > grace, name
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -123,9 +131,18 @@ def test_configmap_wiring_points_at_existing_services(overlay):
         assert config[f"{name.upper()}_METRICS_PORT"] == str(metrics_port)
 
 
+def secret_name(ref: dict, overlay: str) -> str:
+    """The Secret a secretKeyRef names, without the hash suffix dev's secretGenerator adds."""
+    name = ref["name"]
+    if overlay == "overlays/dev":
+        name = re.sub(r"-[a-z0-9]{10}$", "", name)
+    return name
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_env_references_resolve(overlay):
-    """envFrom names a rendered ConfigMap; secrets are rendered (dev) or supplied out of band."""
+    """envFrom names a rendered ConfigMap; required secrets are rendered (dev) or supplied out of
+    band; optional ones (the Anthropic key) are never rendered."""
     docs = render(overlay)
     configmaps, secrets = by_kind(docs, "ConfigMap"), by_kind(docs, "Secret")
     for name, dep in by_kind(docs, "Deployment").items():
@@ -136,13 +153,71 @@ def test_env_references_resolve(overlay):
             ref = var.get("valueFrom", {}).get("secretKeyRef")
             if ref is None:
                 continue
-            if overlay == "overlays/dev":
+            if ref.get("optional"):
+                assert ref["name"] not in secrets, f"{name}: {var['name']}: optional Secret rendered"
+            elif overlay == "overlays/dev":
                 assert ref["name"] in secrets, f"{name}: {var['name']} -> missing Secret {ref['name']}"
                 assert ref["key"] in secrets[ref["name"]]["data"], f"{name}: {var['name']}"
             else:
                 assert ref["name"] == "devmatrix-secrets", f"{name}: {var['name']}"
     if overlay != "overlays/dev":
         assert not secrets, f"k8s/{overlay} must not carry secrets"
+    else:
+        assert {secret_name({"name": n}, overlay) for n in secrets} == {"devmatrix-secrets"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_gets_exactly_its_secrets(overlay):
+    """skills reads DATABASE_URL from the orchestrator's Secret; codegen's Anthropic key is optional."""
+    deployments = by_kind(render(overlay), "Deployment")
+    for name, expected in SECRET_ENV.items():
+        got = {}
+        for var in container(deployments[name]).get("env", []):
+            ref = var.get("valueFrom", {}).get("secretKeyRef")
+            if ref is not None:
+                got[var["name"]] = (secret_name(ref, overlay), ref["key"], ref.get("optional", False))
+        assert got == expected, name
+    # Both PostgreSQL users read the same Secret key (skills keeps its own schema in that database).
+    assert SECRET_ENV["skills"]["DATABASE_URL"] == SECRET_ENV["orchestrator"]["DATABASE_URL"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_llm_settings_come_from_the_configmap_and_parse(overlay):
+    """The codegen settings are non-secret ConfigMap values that the service's own parser accepts;
+    the API key is not among them."""
+    config = by_kind(render(overlay), "ConfigMap")["devmatrix-config"]["data"]
+    assert set(LLM_SETTINGS) <= config.keys()
+    assert not any("API_KEY" in key for key in config)
+    settings = Settings.from_env(config)
+    assert settings.anthropic_api_key is None
+    assert settings.anthropic_model == config["ANTHROPIC_MODEL"]
+    # The ConfigMap states the model the code defaults to: change them together.
+    assert config["ANTHROPIC_MODEL"] == DEFAULT_ANTHROPIC_MODEL, "devmatrix/runtime/config.py"
+    assert settings.llm_timeout_seconds == float(config["LLM_TIMEOUT_SECONDS"])
+    assert settings.llm_max_retries == int(config["LLM_MAX_RETRIES"])
+    assert settings.codegen_max_attempts == int(config["CODEGEN_MAX_ATTEMPTS"])
+    # The whole ConfigMap parses (ports, addresses, pool size, deadlines).
+    assert settings.addr("codegen") == config["CODEGEN_ADDR"]
+
+
+def test_codegen_drains_a_model_call_in_flight_before_it_stops():
+    """codegen's shutdown grace outlasts one model call; the pod's grace outlasts the drain."""
+    docs = render("base")
+    config = by_kind(docs, "ConfigMap")["devmatrix-config"]["data"]
+    dep = by_kind(docs, "Deployment")["codegen"]
+    env = {v["name"]: v.get("value") for v in container(dep)["env"]}
+    grace = float(env["SHUTDOWN_GRACE_SECONDS"])
+    assert grace > float(config["LLM_TIMEOUT_SECONDS"])
+    assert dep["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > grace
+
+
+def test_codegen_latency_alert_states_the_configured_limits():
+    """CodegenHighLatency explains its 5-minute limit with the attempts and LLM timeout: keep the
+    explanation true when the ConfigMap changes."""
+    config = by_kind(render("base"), "ConfigMap")["devmatrix-config"]["data"]
+    description = alerts_by_name("codegen")["CodegenHighLatency"]["annotations"]["description"]
+    assert f"up to {config['CODEGEN_MAX_ATTEMPTS']} attempts" in description
+    assert f"the {config['LLM_TIMEOUT_SECONDS']}s LLM timeout" in description
 
 
 def test_prod_runs_three_orchestrators_protected_by_a_disruption_budget():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -10,10 +11,12 @@ import yaml
 
 from tests.deploy.support import (
     ALERTED_SERVICES,
+    K8S,
     LOOSENED_THRESHOLDS,
     NAMESPACE,
     OVERLAYS,
     REQUIRED_ALERTS,
+    ROOT,
     SERVICES,
     alert_tests,
     alerts_by_name,
@@ -149,6 +152,58 @@ def test_every_alert_is_tested_both_firing_and_silent(service):
     assert fires | silent <= alerts, f"tests for alerts that do not exist: {(fires | silent) - alerts}"
 
 
+def test_every_service_has_deployed_and_unit_tested_rules():
+    """Each k8s/base/prometheus/<service>-rules.yaml is listed in kustomization.yaml, has its
+    k8s/tests/<service>-alerts.test.yaml and is checked above (ALERTED_SERVICES)."""
+    rule_files = {p.name.removesuffix("-rules.yaml") for p in (K8S / "base" / "prometheus").glob("*.yaml")}
+    test_files = {p.name.removesuffix("-alerts.test.yaml") for p in (K8S / "tests").glob("*.yaml")}
+    assert rule_files == test_files == set(ALERTED_SERVICES) == SERVICES.keys()
+    kustomization = yaml.safe_load((K8S / "base" / "kustomization.yaml").read_text())
+    listed = {r for r in kustomization["resources"] if r.startswith("prometheus/")}
+    assert listed == {f"prometheus/{s}-rules.yaml" for s in ALERTED_SERVICES}
+
+
+# A devmatrix_* metric selector (name without the _total/_bucket/... suffix) and its matchers.
+METRIC_SELECTOR = re.compile(r"\b(devmatrix_\w+?)(?:_total|_bucket|_sum|_count)?\{([^}]*)\}")
+MATCHER_LABEL = re.compile(r'(\w+)\s*(?:=~|!~|!=|=)\s*"')
+GROUPING = re.compile(r"\b(?:by|without)\s*\(([^)]*)\)")
+SCRAPE_LABELS = {"job", "instance", "le"}
+
+
+@functools.cache
+def exporting_source(service: str) -> str:
+    """The Python code that can define a service's metrics: its package and the shared runtime."""
+    files = [*(ROOT / "services" / service).rglob("*.py"), *(ROOT / "devmatrix").rglob("*.py")]
+    return "\n".join(p.read_text() for p in files if not p.name.endswith("_pb2.py"))
+
+
+@pytest.mark.parametrize("service", ALERTED_SERVICES)
+def test_alerts_use_metric_and_label_names_the_service_defines(service):
+    """A renamed metric or label turns an alert silent without any error: the names in the rules
+    must be string literals in the service's code (where prometheus_client declares them)."""
+    source = exporting_source(service)
+    for name, rule in alerts_by_name(service).items():
+        labels = {label.strip() for group in GROUPING.findall(rule["expr"]) for label in group.split(",")}
+        for metric, matchers in METRIC_SELECTOR.findall(rule["expr"]):
+            assert re.search(rf'"{metric}(_total)?"', source), (
+                f"{name}: {metric} not defined in services/{service}"
+            )
+            labels |= set(MATCHER_LABEL.findall(matchers))
+        for label in labels - SCRAPE_LABELS - {""}:
+            assert f'"{label}"' in source, f"{name}: label {label} not defined in services/{service}"
+
+
+def test_codegen_latency_limits_are_bucket_bounds_of_the_generation_histogram():
+    """CodegenHighLatency reads the share of generations above a bucket bound: a bound that is not
+    a bucket matches no series and the alert can never fire."""
+    from services.codegen.metrics import GENERATION_BUCKETS
+
+    expr = alerts_by_name("codegen")["CodegenHighLatency"]["expr"]
+    bounds = [float(b) for b in re.findall(r'le=~"(\d+)\(', expr)]
+    assert bounds == [300.0, 30.0]
+    assert set(bounds) <= {float(b) for b in GENERATION_BUCKETS}, GENERATION_BUCKETS
+
+
 def test_grafana_dashboard_queries_parse(tmp_path):
     docs = render("base")
     dashboards = [
@@ -159,8 +214,14 @@ def test_grafana_dashboard_queries_parse(tmp_path):
     assert len(dashboards) == 1
     (content,) = dashboards[0]["data"].values()
     dashboard = json.loads(content)
-    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    panels = dashboard["panels"]
+    assert len({p["id"] for p in panels}) == len(panels), "duplicate panel ids"
+    assert all(p["targets"] for p in panels if p["type"] != "row")
+    exprs = [t["expr"] for p in panels for t in p.get("targets", [])]
     assert exprs
+    # Every service's own metrics have a panel.
+    for prefix in ("devmatrix_skills_", "devmatrix_codegen_", "devmatrix_codegen_llm_cost_usd_total"):
+        assert any(prefix in e for e in exprs), prefix
     # promtool only parses PromQL inside rule files: wrap each query in a recording rule.
     rules = [{"record": f"dashboard:query{i}", "expr": e.replace("$job", ".+")} for i, e in enumerate(exprs)]
     proc = run(

@@ -39,12 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SMALL_PLAN = (ROOT / "examples" / "plans" / "small_plan.json").read_text()
 ORCHESTRATOR = "devmatrix.v1.OrchestratorService"
 HEALTH = "grpc.health.v1.Health"
-PLACEHOLDERS = {
-    "codegen": "devmatrix.v1.CodegenService",
-    "skills": "devmatrix.v1.SkillsService",
-}
-# A method that still answers UNIMPLEMENTED where the service's first methods already work.
-UNIMPLEMENTED_METHOD = {"skills": "Validate"}
+SKILLS = "devmatrix.v1.SkillsService"
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -123,17 +118,14 @@ async def served(database_url: str, tmp_path: Path) -> AsyncIterator[Served]:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def placeholders(tmp_path: Path) -> AsyncIterator[dict[str, RunningServer]]:
-    settings = Settings(data_dir=tmp_path, bind_host="127.0.0.1")
-    servers: dict[str, RunningServer] = {}
+async def skills_server(database_url: str, tmp_path: Path) -> AsyncIterator[RunningServer]:
+    settings = Settings(data_dir=tmp_path, bind_host="127.0.0.1", database_url=database_url)
+    build = importlib.import_module("services.skills.app").build
+    server = await start_server(build, settings, "skills", port=0, metrics_port=0)
     try:
-        for name in PLACEHOLDERS:
-            build = importlib.import_module(f"services.{name}.app").build
-            servers[name] = await start_server(build, settings, name, port=0, metrics_port=0)
-        yield servers
+        yield server
     finally:
-        for server in servers.values():
-            await server.stop(0)
+        await server.stop(0)
 
 
 # --- reflection through the real grpcurl ----------------------------------------------------
@@ -169,27 +161,24 @@ async def test_grpcurl_lists_describes_and_calls_the_orchestrator(served: Served
     assert json.loads(output)["spec"]["title"] == "Notes API"
 
 
-@pytest.mark.parametrize("name", sorted(PLACEHOLDERS))
-async def test_grpcurl_reaches_placeholder_services(
-    placeholders: dict[str, RunningServer], name: str
-) -> None:
-    address = placeholders[name].address
-    full_name = PLACEHOLDERS[name]
-    code, output = await run_grpcurl(address, "list")
+async def test_grpcurl_validates_code_through_the_skills_service(skills_server: RunningServer) -> None:
+    address = skills_server.address
+    code, output = await run_grpcurl(address, "list", SKILLS)
     assert code == 0, output
-    assert {full_name, HEALTH} <= set(output.split())
+    assert f"{SKILLS}.Validate" in output.split()
 
-    code, output = await run_grpcurl(address, "list", full_name)
+    source = "def load(path):\n    try:\n        return open(path).read()\n    except:\n        pass\n"
+    body = {"files": [{"path": "app/io.py", "content": source}], "skills": ["global-error-handling"]}
+    code, output = await run_grpcurl("-d", json.dumps(body), address, f"{SKILLS}/Validate")
     assert code == 0, output
-    methods = output.split()
-    assert methods and all(m.startswith(f"{full_name}.") for m in methods)
+    (result,) = json.loads(output)["results"]
+    assert result["skill"] == "global-error-handling"
+    assert any(f["path"] == "app/io.py" and f["line"] == 4 for f in result["findings"])
 
-    method = UNIMPLEMENTED_METHOD.get(name, methods[0].rsplit(".", 1)[1])
-    assert f"{full_name}.{method}" in methods
-    code, output = await run_grpcurl("-d", "{}", address, f"{full_name}/{method}")
+    code, output = await run_grpcurl("-d", '{"name": "backend-sql"}', address, f"{SKILLS}/GetSkill")
     assert code != 0
-    assert "Code: Unimplemented" in output
-    assert await health_status(address, full_name) == SERVING
+    assert "Code: NotFound" in output
+    assert await health_status(address, SKILLS) == SERVING
 
 
 # --- health follows the database ------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The skills service over real gRPC: the catalogue of the 17 standards, the domain filter,
 the mapping of task shapes to skills, bad input status codes, the refusal of a malformed
-catalogue, and the RPCs that still answer UNIMPLEMENTED."""
+catalogue, validation, standards and metrics."""
 
 from __future__ import annotations
 
@@ -29,8 +29,12 @@ ALWAYS = ["global-coding-style", "global-conventions"]
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
-async def stub(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[skills_pb2_grpc.SkillsServiceStub]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("skills"), bind_host="127.0.0.1")
+async def stub(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+) -> AsyncIterator[skills_pb2_grpc.SkillsServiceStub]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("skills"), bind_host="127.0.0.1", database_url=module_database_url
+    )
     server = await start_server(make_build(), settings, "skills", port=0, metrics_port=0)
     channel = open_channel(server.address, 30.0)
     try:
@@ -287,19 +291,98 @@ async def test_declared_skills_are_always_part_of_the_answer(stub: skills_pb2_gr
     assert "required_skills[0]" in field_violations(raised.value)
 
 
-# --- not built yet ------------------------------------------------------------------------
+# --- validation, standards and metrics --------------------------------------------------
+
+SWALLOWING = (
+    "def load(path: str) -> str:\n    try:\n        return open(path).read()\n    except:\n        pass\n"
+)
+UNFORMATTED = '"""Adds."""\nimport os\nimport sys\ndef add(left:int,right:int)->int:\n    """Sum."""\n    return left+right\n'
 
 
-async def test_code_analysis_rpcs_still_answer_unimplemented(stub: skills_pb2_grpc.SkillsServiceStub) -> None:
-    calls = [
-        stub.Validate(pb.ValidateRequest()),
-        stub.ApplyStandards(pb.ApplyStandardsRequest()),
-        stub.GetSkillMetrics(pb.GetSkillMetricsRequest()),
-    ]
-    for call in calls:
-        with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await call
-        assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+def gen_file(path: str, content: str, language: str = "") -> common_pb2.GeneratedFile:
+    return common_pb2.GeneratedFile(path=path, content=content, language=language)
+
+
+async def test_validate_finds_a_swallowed_exception_with_rule_file_and_line(
+    stub: skills_pb2_grpc.SkillsServiceStub,
+) -> None:
+    got = await stub.Validate(
+        pb.ValidateRequest(
+            files=[gen_file("app/io.py", SWALLOWING), gen_file("logo.png", "\x89PNG\x00")],
+            skills=["global-error-handling"],
+            task_id="task-1",
+        )
+    )
+    (result,) = got.results
+    assert result.skill == "global-error-handling" and not result.passed and not got.passed
+    assert result.threshold == 0.8 and result.score < 0.8
+    assert any(f.path == "app/io.py" and f.line == 4 for f in result.findings)
+    assert all(f.skill == "global-error-handling" and f.rule and f.message for f in result.findings)
+    assert [(s.path, s.reason) for s in got.skipped] == [("logo.png", "binary content")]
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (pb.ValidateRequest(), "files"),
+        (pb.ValidateRequest(files=[gen_file("../x.py", "x = 1")]), "files[0].path"),
+        (pb.ValidateRequest(files=[gen_file("a.py", "x = 1")], skills=["nope"]), "skills[0]"),
+    ],
+)
+async def test_validate_bad_input_is_invalid_argument(
+    stub: skills_pb2_grpc.SkillsServiceStub, request_: pb.ValidateRequest, field: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.Validate(request_)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in field_violations(raised.value)
+
+
+async def test_apply_standards_formats_and_removes_unused_imports(
+    stub: skills_pb2_grpc.SkillsServiceStub,
+) -> None:
+    got = await stub.ApplyStandards(
+        pb.ApplyStandardsRequest(files=[gen_file("app/calc.py", UNFORMATTED)], skills=["global-coding-style"])
+    )
+    (fixed,) = got.files
+    assert fixed.path == "app/calc.py"
+    assert "import os" not in fixed.content and "import sys" not in fixed.content
+    assert "def add(left: int, right: int) -> int:" in fixed.content
+    assert got.fixes_applied and all(line.startswith("app/calc.py") for line in got.fixes_applied)
+    assert not got.remaining
+
+
+async def test_apply_standards_refuses_bad_paths_before_changing_anything(
+    stub: skills_pb2_grpc.SkillsServiceStub,
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.ApplyStandards(pb.ApplyStandardsRequest(files=[gen_file("/abs.py", UNFORMATTED)]))
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_metrics_count_validations_pass_rate_and_frequent_rules(
+    stub: skills_pb2_grpc.SkillsServiceStub,
+) -> None:
+    before = (await stub.GetSkillMetrics(pb.GetSkillMetricsRequest(skill="global-error-handling"))).metrics[0]
+    clean = '"""Ok."""\n\n\ndef one() -> int:\n    """One."""\n    return 1\n'
+    for content in (SWALLOWING, SWALLOWING, clean):
+        await stub.Validate(
+            pb.ValidateRequest(files=[gen_file("app/m.py", content)], skills=["global-error-handling"])
+        )
+    (after,) = (await stub.GetSkillMetrics(pb.GetSkillMetricsRequest(skill="global-error-handling"))).metrics
+    assert after.skill == "global-error-handling"
+    assert after.validations == before.validations + 3
+    passes_before = round(before.pass_rate * before.validations)
+    assert after.pass_rate == pytest.approx((passes_before + 1) / after.validations, abs=1e-4)
+    assert after.top_findings and after.top_findings[0].count >= 2
+    every = (await stub.GetSkillMetrics(pb.GetSkillMetricsRequest())).metrics
+    assert [m.skill for m in every] == list(SKILL_NAMES)
+
+
+async def test_metrics_of_an_unknown_skill_is_not_found(stub: skills_pb2_grpc.SkillsServiceStub) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.GetSkillMetrics(pb.GetSkillMetricsRequest(skill="backend-sql"))
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 # --- a malformed catalogue refuses the start ----------------------------------------------

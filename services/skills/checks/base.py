@@ -14,6 +14,7 @@ finding costs 1, with only WARNINGs 0.5, with only INFOs 0.1. The score is
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -38,6 +39,10 @@ LANGUAGE_BY_SUFFIX: dict[str, str] = {
     ".htm": "html",
     ".sql": "sql",
 }
+
+
+# pytest's `*_test.py`, jest's and vitest's `*.test.*` and `*.spec.*`.
+TEST_NAME = re.compile(r"(_test\.py|\.(test|spec)\.[cm]?[jt]sx?)$")
 
 
 class Severity(enum.IntEnum):
@@ -74,8 +79,18 @@ class ParseFailed(Exception):
         self.line, self.message = line, message
 
 
+# Dependency manifests, checked against the imports (global-tech-stack).
+MANIFEST_LANGUAGES = {"pyproject.toml": "toml", "requirements.txt": "text"}
+REQUIREMENTS_NAME = re.compile(r"^requirements[\w.-]*\.txt$")
+
+
 def language_of(path: str) -> str:
-    """The checked language of a path, by suffix; "" when no checks apply to it."""
+    """The checked language of a path, by suffix or manifest name; "" when no checks apply."""
+    name = PurePosixPath(path).name
+    if name in MANIFEST_LANGUAGES:
+        return MANIFEST_LANGUAGES[name]
+    if REQUIREMENTS_NAME.match(name):
+        return "text"
     return LANGUAGE_BY_SUFFIX.get(PurePosixPath(path).suffix.lower(), "")
 
 
@@ -107,7 +122,7 @@ class SourceFile:
         name = self.name
         return (
             name.startswith("test_")
-            or name.endswith(("_test.py", ".test.ts", ".test.tsx", ".test.js", ".spec.ts", ".spec.js"))
+            or bool(TEST_NAME.search(name))
             or "tests" in parts[:-1]
             or "__tests__" in parts[:-1]
         ) and name != "conftest.py"
