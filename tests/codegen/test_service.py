@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tests.fixtures.anthropic_server import API_KEY, AnthropicServer, text_answe
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK_API = ROOT / "examples" / "specs" / "task_api.md"
+SMALL_PLAN = ROOT / "examples" / "plans" / "small_plan.json"
 
 CLEAN_MODULE = '''"""Due-date rules of tasks."""
 
@@ -231,3 +233,30 @@ async def test_malformed_answers_on_every_attempt_are_aborted(
     assert raised.value.code() == grpc.StatusCode.ABORTED
     assert "write_files" in (raised.value.details() or "")
     assert len(anthropic_server.bodies) == 3
+
+
+async def test_a_model_task_of_a_spec_without_entities_is_failed_precondition(mesh: Mesh) -> None:
+    plan = json.loads(SMALL_PLAN.read_text(encoding="utf-8"))
+    plan["spec"]["entities"] = []
+    plan["spec"]["endpoints"] = []
+    created = await mesh.orchestrator.CreateSpec(
+        orchestrator_pb2.CreateSpecRequest(plan_json=json.dumps(plan))
+    )
+    tree = await mesh.orchestrator.GetTaskTree(
+        orchestrator_pb2.GetTaskTreeRequest(spec_id=created.spec.id, page_size=100)
+    )
+    model_task = next(t for t in tree.tasks if t.key == "models.note")
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await mesh.codegen.GenerateCode(generate(model_task))
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "models.note" in (raised.value.details() or "") or "Note" in (raised.value.details() or "")
+
+
+async def test_get_spec_returns_the_entities_and_endpoints_code_is_generated_from(mesh: Mesh) -> None:
+    spec_id = mesh.tasks["P3.models.project"].spec_id
+    got = await mesh.orchestrator.GetSpec(orchestrator_pb2.GetSpecRequest(spec_id=spec_id))
+    entities = {e.name: e for e in got.entities}
+    assert set(entities) == {"Project", "Task", "Comment", "Tag"}
+    name = next(f for f in entities["Project"].fields if f.name == "name")
+    assert (name.type, name.constraints) == ("str", "required, unique, max 100 chars")
+    assert ("POST", "/api/v1/projects") in {(e.method, e.path) for e in got.endpoints}
