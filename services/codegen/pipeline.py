@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from devmatrix.runtime.errors import Aborted
+from devmatrix.runtime.errors import Aborted, FailedPrecondition
 from devmatrix.runtime.logging import get_logger
 from devmatrix.v1 import skills_pb2
 from services.codegen.domain import (
@@ -107,9 +107,21 @@ class Pipeline:
         ).inc()
         self.metrics.seconds.labels(outcome.generation.generator, kind).observe(time.perf_counter() - started)
         self.metrics.score.labels(kind).observe(outcome.validation.overall_score)
-        if outcome.validation.passed and outcome.files:
-            await self.sources.store_success(request.task, request.spec, outcome.files[0], outcome.confidence)
+        python = [f for f in outcome.files if f.path.endswith(".py")]
+        if outcome.validation.passed and python:
+            await self.sources.store_success(request.task, request.spec, python[0], outcome.confidence)
         return outcome
+
+    async def _generate(self, generator: Generator, request: GenerationRequest) -> Generation:
+        """One attempt; a task the offline generator cannot serve (an entity the spec lacks,
+        an endpoint of no known shape) goes to Anthropic when it is configured."""
+        try:
+            return await generator.generate(request)
+        except FailedPrecondition:
+            if generator is not self.offline or self.anthropic is None:
+                raise
+            self.metrics.attempts.labels(self.anthropic.name).inc()
+            return await self.anthropic.generate(request)
 
     async def _attempts(self, request: GenerationRequest, first: int) -> Outcome:
         skills = tuple(s.name for s in request.skills)
@@ -122,7 +134,7 @@ class Pipeline:
                 break  # the same input would give the same files
             self.metrics.attempts.labels(generator.name).inc()
             try:
-                generation = await generator.generate(replace(request, attempt=attempt))
+                generation = await self._generate(generator, replace(request, attempt=attempt))
             except Aborted as malformed:
                 last_error = malformed.message
                 log.info("generation_malformed", task_id=request.task.id, attempt=attempt, error=last_error)

@@ -235,7 +235,8 @@ async def test_malformed_answers_on_every_attempt_are_aborted(
     assert len(anthropic_server.bodies) == 3
 
 
-async def test_a_model_task_of_a_spec_without_entities_is_failed_precondition(mesh: Mesh) -> None:
+async def model_task_without_entities(mesh: Mesh) -> common_pb2.Task:
+    """The Note model task of a JSON plan whose spec describes no entities."""
     plan = json.loads(SMALL_PLAN.read_text(encoding="utf-8"))
     plan["spec"]["entities"] = []
     plan["spec"]["endpoints"] = []
@@ -245,7 +246,11 @@ async def test_a_model_task_of_a_spec_without_entities_is_failed_precondition(me
     tree = await mesh.orchestrator.GetTaskTree(
         orchestrator_pb2.GetTaskTreeRequest(spec_id=created.spec.id, page_size=100)
     )
-    model_task = next(t for t in tree.tasks if t.key == "models.note")
+    return next(t for t in tree.tasks if t.key == "models.note")
+
+
+async def test_a_model_task_of_a_spec_without_entities_is_failed_precondition(mesh: Mesh) -> None:
+    model_task = await model_task_without_entities(mesh)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await mesh.codegen.GenerateCode(generate(model_task))
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -260,3 +265,16 @@ async def test_get_spec_returns_the_entities_and_endpoints_code_is_generated_fro
     name = next(f for f in entities["Project"].fields if f.name == "name")
     assert (name.type, name.constraints) == ("str", "required, unique, max 100 chars")
     assert ("POST", "/api/v1/projects") in {(e.method, e.path) for e in got.endpoints}
+
+
+async def test_what_the_offline_generator_cannot_serve_goes_to_the_llm(
+    mesh: Mesh, anthropic_server: AnthropicServer
+) -> None:
+    model_task = await model_task_without_entities(mesh)
+    anthropic_server.script(
+        tool_answer({"app/features/fr_1.py": CLEAN_MODULE, "tests/unit/test_fr_1.py": CLEAN_TEST})
+    )
+    async with anthropic_codegen(mesh, anthropic_server) as codegen:
+        got = await codegen.GenerateCode(generate(model_task))
+    assert got.generator == "anthropic" and got.passed
+    assert len(anthropic_server.bodies) == 1
