@@ -13,6 +13,7 @@ from typing import Annotated
 import grpc
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from devmatrix.cli.mesh import describe_rpc_error
 from devmatrix.runtime.config import ConfigError, Settings
@@ -35,7 +36,7 @@ def load_settings(data_dir: Path | None) -> Settings:
     try:
         settings = Settings.from_env()
     except ConfigError as error:
-        err.print(f"[red]error:[/] configuration: {error}")
+        err.print(f"[red]error:[/] configuration: {escape(str(error))}", highlight=False)
         raise typer.Exit(2) from None
     # The in-process mesh logs only problems; `devmatrix up` keeps the services' JSON logs.
     configure_logging("WARNING")
@@ -48,13 +49,13 @@ def run(main: Callable[[], Awaitable[int]]) -> None:
     try:
         code = asyncio.run(main())
     except grpc.aio.AioRpcError as error:
-        err.print(f"[red]error:[/] {describe_rpc_error(error)}", highlight=False)
+        err.print(f"[red]error:[/] {escape(describe_rpc_error(error))}", highlight=False)
         raise typer.Exit(1) from None
     except DomainError as error:
-        err.print(f"[red]error:[/] {error.code.name}: {error.message}", highlight=False)
+        err.print(f"[red]error:[/] {error.code.name}: {escape(error.message)}", highlight=False)
         raise typer.Exit(1) from None
     except OSError as error:
-        err.print(f"[red]error:[/] {error}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None

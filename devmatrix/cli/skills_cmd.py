@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from devmatrix.cli.common import err, out
-from devmatrix.runtime.errors import DomainError
+from devmatrix.runtime.errors import DomainError, FieldViolation
 from services.skills.catalogue import load_catalogue
 from services.skills.checks.base import MAX_FILE_BYTES, Skipped, iter_rules
 from services.skills.validation import FileInput, Report, validate
@@ -26,6 +28,23 @@ IGNORED_DIRS = frozenset(
 )
 
 
+def fail(message: str) -> NoReturn:
+    """Bad input: one line on stderr (paths and messages are not markup) and exit 2."""
+    err.print(f"[red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(2)
+
+
+def describe(error: DomainError) -> str:
+    """The message and the field violations it does not already say (the valid values)."""
+    violations = getattr(error, "violations", [])
+    extra = [
+        f"{v.field}: {v.description}"
+        for v in violations
+        if isinstance(v, FieldViolation) and v.description not in error.message
+    ]
+    return error.message + (" [" + "; ".join(extra) + "]" if extra else "")
+
+
 @skills_app.command("list")
 def list_skills(
     domain: Annotated[str, typer.Option(help="Only this domain: global, backend, frontend, testing")] = "",
@@ -35,8 +54,7 @@ def list_skills(
     try:
         skills = load_catalogue().list(domain)
     except DomainError as error:
-        err.print(f"[red]error:[/] {error.message}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(describe(error))
     rules: dict[str, list[str]] = {}
     for skill, rule, _ in iter_rules():
         rules.setdefault(skill, []).append(rule)
@@ -75,13 +93,24 @@ def collect(root: Path) -> tuple[list[FileInput], list[Skipped]]:
     skipped: list[Skipped] = []
     for path in paths:
         relative = path.relative_to(base).as_posix()
-        if path.stat().st_size > MAX_FILE_BYTES:
-            skipped.append(
-                Skipped(relative, f"{path.stat().st_size} bytes is over the {MAX_FILE_BYTES}-byte limit")
-            )
+        try:
+            # Follows symlinks: a broken one, a socket or a FIFO (whose read would block
+            # forever) is skipped like an unreadable file, not a crash or a hang.
+            info = path.stat()
+            if not stat.S_ISREG(info.st_mode):
+                skipped.append(Skipped(relative, "not a regular file"))
+                continue
+            if info.st_size > MAX_FILE_BYTES:
+                skipped.append(
+                    Skipped(relative, f"{info.st_size} bytes is over the {MAX_FILE_BYTES}-byte limit")
+                )
+                continue
+            data = path.read_bytes()
+        except OSError as error:
+            skipped.append(Skipped(relative, f"cannot be read: {error.strerror or error}"))
             continue
         try:
-            files.append(FileInput(relative, path.read_bytes().decode("utf-8")))
+            files.append(FileInput(relative, data.decode("utf-8")))
         except UnicodeDecodeError:
             skipped.append(Skipped(relative, "not UTF-8 text (binary?)"))
     return files, skipped
@@ -114,16 +143,20 @@ def print_report(report: Report, skipped: list[Skipped], verbose: bool) -> None:
         verdict = "[green]pass[/]" if r.passed else "[red]fail[/]"
         table.add_row(r.skill, f"{r.score:.2f}", f"{r.threshold:.2f}", verdict, str(len(r.findings)))
     out.print(table)
+    # One line per finding, whatever the width (so grep works on piped output); paths like
+    # pages/[id].tsx and messages quoting code are text, not markup.
     for r in report.results:
         for f in r.findings:
             out.print(
                 f"{f.path}:{f.line}: {f.severity.name.lower()} {f.skill}/{f.rule}: {f.message}",
+                markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
     all_skipped = [*skipped, *report.skipped]
     if verbose:
         for s in all_skipped:
-            out.print(f"skipped {s.path}: {s.reason}", highlight=False)
+            out.print(f"skipped {s.path}: {s.reason}", markup=False, highlight=False, soft_wrap=True)
     elif all_skipped:
         out.print(f"{len(all_skipped)} files skipped (--verbose lists them)")
     out.print(f"overall score {report.overall_score:.2f}: {'passed' if report.passed else 'FAILED'}")
@@ -138,18 +171,15 @@ def check(
 ) -> None:
     """Check the code under PATH against the skills; exit 1 when a skill fails."""
     if not path.exists():
-        err.print(f"[red]error:[/] {path} does not exist", highlight=False)
-        raise typer.Exit(2)
+        fail(f"{path} does not exist")
     files, skipped = collect(path)
     if not files:
-        err.print(f"[red]error:[/] no readable files under {path}", highlight=False)
-        raise typer.Exit(2)
+        fail(f"no readable files under {path}")
     try:
         with err.status(f"Checking {len(files)} files..."):
             report = validate(load_catalogue(), files, skill or [])
     except DomainError as error:
-        err.print(f"[red]error:[/] {error.message}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(describe(error))
     if as_json:
         print(json.dumps(report_document(report, skipped), indent=2))
     else:
