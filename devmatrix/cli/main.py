@@ -13,6 +13,7 @@ from devmatrix.cli import render
 from devmatrix.cli.common import DataDir, err, load_settings, out, run
 from devmatrix.cli.context_cmd import context_app
 from devmatrix.cli.generate_cmd import generate
+from devmatrix.cli.insights_cmd import insights_app
 from devmatrix.cli.launcher import run_up
 from devmatrix.cli.mesh import cycle_of, orchestrator_client
 from devmatrix.cli.patterns_cmd import patterns_app
@@ -22,6 +23,7 @@ from devmatrix.v1 import orchestrator_pb2 as pb
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 app.add_typer(context_app, name="context")
+app.add_typer(insights_app, name="insights")
 app.add_typer(patterns_app, name="patterns")
 app.add_typer(skills_app, name="skills")
 app.command()(generate)

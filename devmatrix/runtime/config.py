@@ -94,6 +94,20 @@ class Settings:
     llm_timeout_seconds: float = 120.0
     llm_max_retries: int = 4
     codegen_max_attempts: int = 3
+    # Execution (orchestrator runner): workers per execution by default, the deadline of one
+    # GenerateCode call, how long a claimed task stays leased without a heartbeat, the
+    # confidence under which a generated task waits for a human, and the attempts a task
+    # gets per execution (transient codegen failures are retried with backoff).
+    execution_concurrency: int = 5
+    task_timeout_seconds: float = 600.0
+    lease_seconds: float = 60.0
+    review_confidence_threshold: float = 0.6
+    task_max_attempts: int = 3
+    # First backoff between attempts of a task; doubles each retry (capped at 30 s).
+    task_retry_backoff_seconds: float = 1.0
+    # Insights: how often the retention job runs (0 disables it) and how long agent logs are kept.
+    retention_interval_seconds: float = 3600.0
+    agent_log_retention_days: int = 90
 
     def addr(self, service: str) -> str:
         return self.addrs.get(service) or f"127.0.0.1:{self.ports[service]}"
@@ -169,4 +183,22 @@ class Settings:
             llm_timeout_seconds=get("LLM_TIMEOUT_SECONDS", lambda n, r: _parse_float(n, r, 1, 3600), 120.0),
             llm_max_retries=get("LLM_MAX_RETRIES", lambda n, r: _parse_int(n, r, 0, 10), 4),
             codegen_max_attempts=get("CODEGEN_MAX_ATTEMPTS", lambda n, r: _parse_int(n, r, 1, 10), 3),
+            execution_concurrency=get("EXECUTION_CONCURRENCY", lambda n, r: _parse_int(n, r, 1, 256), 5),
+            task_timeout_seconds=get(
+                "TASK_TIMEOUT_SECONDS", lambda n, r: _parse_float(n, r, 0.1, 86400), 600.0
+            ),
+            lease_seconds=get("LEASE_SECONDS", lambda n, r: _parse_float(n, r, 0.5, 86400), 60.0),
+            review_confidence_threshold=get(
+                "REVIEW_CONFIDENCE_THRESHOLD", lambda n, r: _parse_float(n, r, 0, 1), 0.6
+            ),
+            task_max_attempts=get("TASK_MAX_ATTEMPTS", lambda n, r: _parse_int(n, r, 1, 10), 3),
+            task_retry_backoff_seconds=get(
+                "TASK_RETRY_BACKOFF_SECONDS", lambda n, r: _parse_float(n, r, 0, 600), 1.0
+            ),
+            retention_interval_seconds=get(
+                "RETENTION_INTERVAL_SECONDS", lambda n, r: _parse_float(n, r, 0, 7 * 86400), 3600.0
+            ),
+            agent_log_retention_days=get(
+                "AGENT_LOG_RETENTION_DAYS", lambda n, r: _parse_int(n, r, 1, 36500), 90
+            ),
         )

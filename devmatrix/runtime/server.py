@@ -74,6 +74,9 @@ class ServiceApp:
     drain: Callable[[], Awaitable[None]] = _nothing
     # The service's own backends, reachable by tests and benchmarks that time them directly.
     state: object | None = None
+    # Further gRPC services `register` adds to the same server (same backends, same readiness),
+    # listed by reflection and health checking like `full_name`.
+    also_serves: tuple[str, ...] = ()
 
 
 AppFactory = Callable[[Settings, CollectorRegistry], Awaitable[ServiceApp]]
@@ -101,7 +104,8 @@ class RunningServer:
             health_pb2.HealthCheckResponse.NOT_SERVING,
         )
         await self.health.set("", serving if alive else not_serving)
-        await self.health.set(self.app.full_name, serving if ready else not_serving)
+        for service in (self.app.full_name, *self.app.also_serves):
+            await self.health.set(service, serving if ready else not_serving)
 
     async def watch_readiness(self, interval: float) -> None:
         last: bool | None = None
@@ -153,7 +157,12 @@ async def start_server(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (app.full_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        (
+            app.full_name,
+            *app.also_serves,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
         server,
         pool=_ReflectionPool(),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter
 
@@ -12,8 +13,14 @@ from devmatrix.runtime.config import Settings
 from devmatrix.stores.graph import EmbeddedGraphStore, GraphStore, Neo4jGraphStore
 from devmatrix.stores.postgres import Postgres, migrations_dir
 from services.orchestrator import repository as repo
-from services.orchestrator.analysis import AnalysisMetrics
+from services.orchestrator.analysis import AnalysisMetrics, analyze
 from services.orchestrator.events import EventHub
+from services.orchestrator.execution.codegen import CodegenClient
+from services.orchestrator.execution.metrics import ExecutionMetrics
+from services.orchestrator.execution.runner import ExecutionRunner
+from services.orchestrator.execution.service import Executions
+from services.orchestrator.execution.worker import TaskWorker, WorkerConfig
+from services.orchestrator.leases import LeaseManager, TaskChanges
 
 SCHEMA = "orchestrator"
 
@@ -30,9 +37,18 @@ class OrchestratorRuntime:
     graph: GraphStore
     events: EventHub
     registry: CollectorRegistry
+    # None: the defaults (an orchestrator built without settings, e.g. by a benchmark).
+    settings: Settings | None = None
     analysis_metrics: AnalysisMetrics = field(init=False)
     specs_created: Counter = field(init=False)
     status_changes: Counter = field(init=False)
+    execution_metrics: ExecutionMetrics = field(init=False)
+    # Task changes outside UpdateTaskStatus (leases, reviews, executions) share this path.
+    changes: TaskChanges = field(init=False)
+    leases: LeaseManager = field(init=False)
+    codegen: CodegenClient = field(init=False)
+    runner: ExecutionRunner = field(init=False)
+    executions: Executions = field(init=False)
     _loaded: set[str] = field(default_factory=set)
     _load_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -45,6 +61,41 @@ class OrchestratorRuntime:
             ("status",),
             registry=self.registry,
         )
+        self._init_execution(self.settings or Settings(data_dir=Path(".devmatrix")))
+
+    def _init_execution(self, settings: Settings) -> None:
+        self.execution_metrics = ExecutionMetrics(self.registry)
+        self.changes = TaskChanges(self.db, self.graph, self.ensure_graph, self._count_changes)
+        self.leases = LeaseManager(
+            self.changes,
+            settings.lease_seconds,
+            settings.review_confidence_threshold,
+            self.execution_metrics,
+        )
+        self.codegen = CodegenClient(
+            settings.addr("codegen"), settings.task_timeout_seconds, settings.max_message_bytes
+        )
+        worker = TaskWorker(
+            self.leases,
+            self.codegen,
+            WorkerConfig(
+                settings.lease_seconds, settings.task_max_attempts, settings.task_retry_backoff_seconds
+            ),
+            self.execution_metrics,
+        )
+        # Often enough to take a dead holder's task over soon after its lease expires.
+        poll = min(max(settings.lease_seconds / 4, 0.1), 5.0)
+        self.runner = ExecutionRunner(
+            self.db, self.leases, worker, self.execution_metrics, poll, self.ensure_graph
+        )
+        self.executions = Executions(self.changes, self.runner, self._analyze, settings.execution_concurrency)
+
+    def _count_changes(self, changed: list[tuple[str, str]]) -> None:
+        for _, status in changed:
+            self.status_changes.labels(status).inc()
+
+    async def _analyze(self, spec_id: str) -> None:
+        await analyze(self.db, self.graph, spec_id, self.analysis_metrics)
 
     @classmethod
     async def open(cls, settings: Settings, registry: CollectorRegistry) -> OrchestratorRuntime:
@@ -59,7 +110,10 @@ class OrchestratorRuntime:
         await graph.start()
         events = EventHub(db)
         await events.start()
-        return cls(db=db, graph=graph, events=events, registry=registry)
+        runtime = cls(db=db, graph=graph, events=events, registry=registry, settings=settings)
+        # Executions a previous process left RUNNING (it died) continue here.
+        await runtime.runner.resume()
+        return runtime
 
     def graph_loaded(self, spec_id: str) -> None:
         """The spec was just written to the graph (CreateSpec): no need to load it again."""
@@ -84,6 +138,9 @@ class OrchestratorRuntime:
         return await self.db.ready() and await self.graph.ping()
 
     async def close(self) -> None:
+        # Workers first: they give their tasks back while the database is still open.
+        await self.runner.close()
+        await self.codegen.close()
         await self.events.close()
         await self.graph.close()
         await self.db.close()

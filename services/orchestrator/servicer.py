@@ -4,11 +4,8 @@ exceptions that the shared interceptor maps to status codes."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
-
-import grpc
 
 from devmatrix.runtime.errors import FieldViolation, InvalidArgument, NotFound
 from devmatrix.v1 import orchestrator_pb2 as pb
@@ -16,41 +13,19 @@ from devmatrix.v1 import orchestrator_pb2_grpc
 from services.orchestrator import convert
 from services.orchestrator import repository as repo
 from services.orchestrator.analysis import analyze
+from services.orchestrator.execution.rpc import ExecutionRpcs
 from services.orchestrator.progress import progress
+from services.orchestrator.rpc_args import caller, request_id, require_uuid
 from services.orchestrator.runtime import OrchestratorRuntime
 from services.orchestrator.specs import JSON_PLAN, MARKDOWN, create_spec
 from services.orchestrator.status import update_status
 
-USER_KEY = "x-devmatrix-user"
-MAX_REQUEST_ID = 128
 MAX_REASON = 2000
 
 
-def require_uuid(value: str, field: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        what = "is required" if not value else f"{value!r} is not a UUID"
-        raise InvalidArgument(f"{field} {what}", [FieldViolation(field, "a UUID")]) from None
+class OrchestratorServicer(ExecutionRpcs, orchestrator_pb2_grpc.OrchestratorServiceServicer):
+    """The execution RPCs (leases, executions, review) come from ExecutionRpcs."""
 
-
-def request_id(value: str) -> str | None:
-    if len(value) > MAX_REQUEST_ID:
-        raise InvalidArgument(
-            f"request_id is longer than {MAX_REQUEST_ID} characters",
-            [FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters")],
-        )
-    return value or None
-
-
-def caller(context: grpc.aio.ServicerContext) -> str:
-    for key, value in context.invocation_metadata() or ():
-        if key == USER_KEY and value:
-            return str(value)[:100]
-    return "anonymous"
-
-
-class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
     def __init__(self, rt: OrchestratorRuntime) -> None:
         self.rt = rt
 

@@ -39,13 +39,15 @@ class StatusChange:
 
 
 @dataclass
-class _Writer:
+class Writer:
     """Writes status changes of one transaction, each with its audit row and event."""
 
     conn: AsyncConnection
     user: str
     request_id: str | None
     changed: list[tuple[str, str]] = field(default_factory=list)
+    # Containers of the TASKs changed, in order: what the roll-up after commit re-derives.
+    parents: list[str] = field(default_factory=list)
 
     async def write(
         self,
@@ -69,6 +71,8 @@ class _Writer:
             assigned_to=assigned_to,
         )
         self.changed.append((task_id, status))
+        if updated.task_type == TaskType.TASK and updated.parent_id and updated.parent_id not in self.parents:
+            self.parents.append(updated.parent_id)
         return updated
 
 
@@ -123,28 +127,61 @@ async def update_status(
             _check(task, target, waiting)
             if ensure_graph is not None:
                 await ensure_graph(task.spec_id)
-            writer = _Writer(conn, user, request_id)
-            updated = await writer.write(
-                task_id, task.status, str(target), reason, "STATUS_CHANGE", assigned_to
-            )
-            unblocked: list[str] = []
-            if task.task_type == TaskType.TASK and target in DONE:
-                for dependent_id, before in await queries.unblockable_dependents(conn, task_id):
-                    await writer.write(
-                        dependent_id,
-                        before,
-                        str(TaskStatus.READY),
-                        f"dependencies done ({task.key})",
-                        "STATUS_CHANGE",
-                    )
-                    unblocked.append(dependent_id)
-            # Inside the transaction: a graph that cannot follow makes the whole change fail.
-            await graph.set_statuses(writer.changed)
-            if assigned_to:
-                await graph.assign(task_id, assigned_to)
-        if updated.parent_id and task.task_type == TaskType.TASK:
-            await _roll_up(conn, graph, writer, updated.parent_id)
+            writer = Writer(conn, user, request_id)
+            updated, unblocked = await apply(writer, graph, task, waiting, target, reason, assigned_to)
+        await roll_up(conn, graph, writer)
         return StatusChange(task=updated, previous=task.status, unblocked=unblocked, changed=writer.changed)
+
+
+async def apply(
+    writer: Writer,
+    graph: GraphStore,
+    task: TaskRecord,
+    waiting: list[tuple[str, str]],
+    target: TaskStatus,
+    reason: str,
+    assigned_to: str | None = None,
+    specialization: str = "",
+) -> tuple[TaskRecord, list[str]]:
+    """One status change inside the caller's transaction, on a task locked by
+    `status_queries.lock_task`: the checked change, the dependents it unblocks (the task is
+    done) or blocks (the task failed), and the graph's copy. Returns the updated task and
+    the ids it unblocked; `roll_up` after the commit re-derives the containers."""
+    _check(task, target, waiting)
+    updated = await writer.write(task.id, task.status, str(target), reason, "STATUS_CHANGE", assigned_to)
+    unblocked: list[str] = []
+    if task.task_type == TaskType.TASK and target in DONE:
+        for dependent_id, before in await queries.unblockable_dependents(writer.conn, task.id):
+            await writer.write(
+                dependent_id,
+                before,
+                str(TaskStatus.READY),
+                f"dependencies done ({task.key})",
+                "STATUS_CHANGE",
+            )
+            unblocked.append(dependent_id)
+    elif task.task_type == TaskType.TASK and target == TaskStatus.FAILED:
+        # Whatever waits on a failed task, directly or through others, cannot run: say so
+        # instead of leaving it PENDING forever. Tasks that do not depend on it are untouched.
+        for dependent_id, before in await queries.blockable_dependents(writer.conn, task.id):
+            await writer.write(
+                dependent_id,
+                before,
+                str(TaskStatus.BLOCKED),
+                f"dependency {task.key} failed",
+                "STATUS_CHANGE",
+            )
+    # Inside the transaction: a graph that cannot follow makes the whole change fail.
+    await graph.set_statuses(writer.changed)
+    if assigned_to:
+        await graph.assign(task.id, assigned_to, specialization)
+    return updated, unblocked
+
+
+async def roll_up(conn: AsyncConnection, graph: GraphStore, writer: Writer) -> None:
+    """After the commit of `writer`'s changes: re-derive the containers of every task changed."""
+    for parent_id in list(writer.parents):
+        await _roll_up(conn, graph, writer, parent_id)
 
 
 def _stale(ancestors: list[tuple[str, str, str, dict[str, str]]]) -> bool:
@@ -152,7 +189,7 @@ def _stale(ancestors: list[tuple[str, str, str, dict[str, str]]]) -> bool:
     return bool(ancestors) and rollup(TaskStatus(s) for s in ancestors[0][3].values()) != ancestors[0][2]
 
 
-async def _roll_up(conn: AsyncConnection, graph: GraphStore, writer: _Writer, parent_id: str) -> None:
+async def _roll_up(conn: AsyncConnection, graph: GraphStore, writer: Writer, parent_id: str) -> None:
     """Re-derive the group and phase above a changed task, after its change committed.
 
     Most changes leave the group's derived status as it was; an unlocked read finds that
@@ -162,7 +199,7 @@ async def _roll_up(conn: AsyncConnection, graph: GraphStore, writer: _Writer, pa
     of them, so the containers end right whatever the interleaving."""
     if not _stale(await queries.ancestors(conn, parent_id, lock=False)):
         return
-    rolled = _Writer(conn, writer.user, writer.request_id)
+    rolled = Writer(conn, writer.user, writer.request_id)
     async with conn.transaction():
         for ancestor_id, _type, status, children in await queries.ancestors(conn, parent_id, lock=True):
             if rolled.changed:  # read before the level below was rewritten

@@ -48,8 +48,13 @@ async def change_status(
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             f"""WITH t AS (
-                    UPDATE orchestrator.tasks t SET status = %(status)s,
+                    UPDATE orchestrator.tasks t SET status = %(status)s::varchar,
                         assigned_to = COALESCE(%(assigned_to)s, t.assigned_to),
+                        -- A lease only means something on a RUNNING task: any other status ends it.
+                        lease_id = CASE WHEN %(status)s::text = 'RUNNING' THEN t.lease_id END,
+                        lease_owner = CASE WHEN %(status)s::text = 'RUNNING' THEN t.lease_owner END,
+                        lease_expires_at = CASE WHEN %(status)s::text = 'RUNNING' THEN t.lease_expires_at END,
+                        lease_seconds = CASE WHEN %(status)s::text = 'RUNNING' THEN t.lease_seconds END,
                         version = t.version + 1, updated_at = now()
                     WHERE t.id = %(id)s RETURNING {TASK_COLUMNS}
                 ), audit AS (
@@ -125,6 +130,29 @@ async def unblockable_dependents(conn: AsyncConnection, task_id: str) -> list[tu
                    WHERE d2.task_id = t.id AND o.status NOT IN ('COMPLETED', 'SKIPPED'))
                ORDER BY t.id FOR UPDATE OF t""",
             (task_id,),
+        )
+        return [(row[0], row[1]) for row in await cur.fetchall()]
+
+
+async def blockable_dependents(conn: AsyncConnection, task_id: str) -> list[tuple[str, str]]:
+    """Waiting tasks that depend on task_id directly or through other unfinished tasks
+    (locked for update). The walk stops at finished tasks: what a SKIPPED or COMPLETED
+    task stands for no longer waits on anything."""
+    async with conn.cursor() as cur:
+        await cur.execute(
+            """WITH RECURSIVE down(id) AS (
+                   SELECT d.task_id FROM orchestrator.task_dependencies d
+                   JOIN orchestrator.tasks t ON t.id = d.task_id
+                   WHERE d.depends_on_id = %(id)s AND t.status NOT IN ('COMPLETED', 'SKIPPED')
+                   UNION
+                   SELECT d.task_id FROM down JOIN orchestrator.task_dependencies d ON d.depends_on_id = down.id
+                   JOIN orchestrator.tasks t ON t.id = d.task_id
+                   WHERE t.status NOT IN ('COMPLETED', 'SKIPPED')
+               )
+               SELECT t.id::text, t.status FROM orchestrator.tasks t
+               WHERE t.id IN (SELECT id FROM down) AND t.status IN ('PENDING', 'READY')
+               ORDER BY t.id FOR UPDATE OF t""",
+            {"id": task_id},
         )
         return [(row[0], row[1]) for row in await cur.fetchall()]
 
