@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from devmatrix.naming import plural, snake
 from services.orchestrator.domain import Endpoint, Entity, EntityField, ParsedSpec
 
 _SERVER_SET = re.compile(r"primary key|serial|set by server|auto|generated|read[- ]?only", re.I)
@@ -47,22 +48,6 @@ def layout_for(spec: ParsedSpec) -> Layout:
     if re.search(r"node|express|javascript", stack):
         return Layout(src="src", ext=".js", test_prefix="", test_suffix=".test")
     return Layout()
-
-
-def snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-
-
-def slug(name: str) -> str:
-    return snake(name).replace("_", "-")
-
-
-def plural(word: str) -> str:
-    if re.search(r"[^aeiou]y$", word):
-        return word[:-1] + "ies"
-    if re.search(r"(s|x|z|ch|sh)$", word):
-        return word + "es"
-    return word + "s"
 
 
 def table_name(entity: Entity) -> str:

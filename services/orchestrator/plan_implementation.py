@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from devmatrix.naming import slug, snake
 from services.orchestrator.domain import (
     Endpoint,
     Entity,
@@ -17,8 +18,6 @@ from services.orchestrator.plan_criteria import (
     field_line,
     mentions,
     references,
-    slug,
-    snake,
     table_name,
     validation_rules,
 )

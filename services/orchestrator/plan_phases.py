@@ -6,6 +6,7 @@ deployment and documentation (phase 5).
 
 from __future__ import annotations
 
+from devmatrix.naming import slug
 from services.orchestrator.domain import (
     ParsedSpec,
     TaskKind,
@@ -15,7 +16,6 @@ from services.orchestrator.plan_criteria import (
     Layout,
     entity_requirements,
     references,
-    slug,
     stack_summary,
 )
 from services.orchestrator.spec_parser import ui_pages

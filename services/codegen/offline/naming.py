@@ -1,8 +1,7 @@
 """Names of generated things: modules, classes, tables, URL segments, identifiers.
 
-The orchestrator's planner names expected outputs with the same rules (snake-case
-modules, plural snake-case tables, kebab-case key parts); they are repeated here
-because codegen only sees the SpecDesign, never the orchestrator's code.
+snake, slug and plural come from devmatrix.naming, which the orchestrator's planner
+uses for the expected outputs, so generated files land where the plan expects them.
 """
 
 from __future__ import annotations
@@ -10,24 +9,9 @@ from __future__ import annotations
 import keyword
 import re
 
+from devmatrix.naming import plural, slug, snake
 
-def snake(name: str) -> str:
-    """`OrderLine` -> `order_line`."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-
-
-def slug(name: str) -> str:
-    """`OrderLine` -> `order-line` (the entity part of a plan key)."""
-    return snake(name).replace("_", "-")
-
-
-def plural(word: str) -> str:
-    """English plural of a snake-case word, as the planner forms table names."""
-    if re.search(r"[^aeiou]y$", word):
-        return word[:-1] + "ies"
-    if re.search(r"(s|x|z|ch|sh)$", word):
-        return word + "es"
-    return word + "s"
+__all__ = ["plural", "slug", "snake"]
 
 
 def words(text: str) -> str:
