@@ -279,10 +279,14 @@ def registry_module(design: ProjectDesign, golden: GoldenPattern) -> str:
             *(link.table for link in design.links),
         ]
     )
-    lines = ["from app.models.base import Base, IntegerPrimaryKeyMixin, TimestampMixin, UUIDPrimaryKeyMixin"]
-    for resource in sorted(design.resources, key=lambda r: r.snake):
-        extra = sorted(link.table for link in design.links if link.item == resource.name)
-        lines.append(f"from app.models.{resource.snake} import {', '.join([resource.name, *extra])}")
+    modules: dict[str, set[str]] = {
+        "app.models.base": {"Base", "IntegerPrimaryKeyMixin", "TimestampMixin", "UUIDPrimaryKeyMixin"}
+    }
+    for resource in design.resources:
+        extra = {link.table for link in design.links if link.item == resource.name}
+        modules[f"app.models.{resource.snake}"] = {resource.name, *extra}
+    # Sorted by module like ruff's isort: an entity module may sort before `base`.
+    lines = [imports([modules]).rstrip("\n")]
     names = sorted(
         [*names, "IntegerPrimaryKeyMixin", "UUIDPrimaryKeyMixin"], key=lambda n: (not n[:1].isupper(), n)
     )

@@ -17,6 +17,7 @@ from services.codegen.offline.design import ProjectDesign, design_project
 from services.codegen.offline.docs import doc_files
 from services.codegen.offline.docstrings import add_docstrings
 from services.codegen.offline.files import ProjectFile
+from services.codegen.offline.formatting import formatted
 from services.codegen.offline.golden import LIBRARY_DIR, edit, load_golden
 from services.codegen.offline.infrastructure import application_files
 from services.codegen.offline.migrations import migration_files
@@ -107,6 +108,7 @@ def compose(spec: SpecDesign, library: Path = LIBRARY_DIR) -> ComposedProject:
     found += deployment_files(golden, design)
     found += doc_files(design)
     found = [add_docstrings(f) for f in _with_email_helpers(found, design, library)]
+    found = formatted(found)
     paths = [f.path for f in found]
     duplicates = sorted({p for p in paths if paths.count(p) > 1})
     if duplicates:

@@ -74,7 +74,7 @@ def imports(groups: list[dict[str, set[str]]], plain: list[set[str]] | None = No
     for index, group in enumerate(groups):
         lines = sorted(f"import {m}" for m in (plain[index] if plain else set()))
         froms = []
-        for module in sorted(group):
+        for module in sorted(m for m in group if group[m]):
             names = sorted(group[module], key=lambda n: (not n.isupper(), not n[:1].isupper(), n))
             line = f"from {module} import {', '.join(names)}"
             if len(line) > LINE_LENGTH:

@@ -167,7 +167,8 @@ def _path_params(path: str) -> list[str]:
 def _imports(resource: Resource) -> str:
     ops = {r.op for r in resource.routes}
     fastapi = {"APIRouter"}
-    schemas = {f"{resource.name}Read"}
+    # A router with only a delete route never answers with the read schema.
+    schemas = {f"{resource.name}Read"} if ops - {"delete"} else set()
     typing: set[str] = set()
     if ops & {"list", "list_nested"}:
         fastapi.add("Query")

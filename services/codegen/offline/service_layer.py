@@ -191,7 +191,7 @@ def _imports(resource: Resource, design: ProjectDesign) -> str:
         if "uuid.UUID" in {key_type(resource), *(key_type(p) for p in parent_repositories(resource, design))}
         else set()
     )
-    schemas = {f"{resource.name}Read"}
+    schemas = {f"{resource.name}Read"} if ops - {"delete"} else set()
     if ops & {"create", "replace", "create_nested"}:
         schemas.add(f"{resource.name}Create")
     if "update" in ops:

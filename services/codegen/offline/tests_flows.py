@@ -163,13 +163,17 @@ async def test_downgrade_drops_every_table_and_upgrade_restores_them(engine: Asy
 
 
 def flow_files(design: ProjectDesign) -> list[ProjectFile]:
-    return [
+    # Without resources there is no model to test; the module would import nothing.
+    models = [
         ProjectFile(
             "tests/unit/test_models.py",
             unit_test_module(design),
             b.UNIT_TESTS,
             ("api-integration-tests", "test-factories"),
-        ),
+        )
+    ]
+    return [
+        *(models if design.resources else []),
         ProjectFile(
             "tests/integration/test_flows.py",
             flows_module(design),
