@@ -1,4 +1,5 @@
-"""Names shared by every service: the agent-os standards (skills) tasks require."""
+"""Names shared by every service: the agent-os standards (skills) tasks require, and the
+pattern category of each task kind."""
 
 # The seventeen agent-os standards a task may require.
 SKILL_NAMES: tuple[str, ...] = (
@@ -20,3 +21,16 @@ SKILL_NAMES: tuple[str, ...] = (
     "testing-coverage",
     "testing-unit-tests",
 )
+
+# Pattern category (patterns service) of the code a task of each kind writes; kinds not
+# listed (UI, DOCS) have none.
+KIND_CATEGORY: dict[str, str] = {
+    "MODEL": "models",
+    "API": "api",
+    "CRUD": "repositories",
+    "CONFIG": "config",
+    "TEST": "testing",
+    "MIGRATION": "database",
+    "DEPLOY": "docker",
+    "GENERIC": "services",
+}

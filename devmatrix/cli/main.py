@@ -17,6 +17,7 @@ from devmatrix.cli.insights_cmd import insights_app
 from devmatrix.cli.launcher import run_up
 from devmatrix.cli.mesh import cycle_of, orchestrator_client
 from devmatrix.cli.patterns_cmd import patterns_app
+from devmatrix.cli.run_cmd import run_spec
 from devmatrix.cli.skills_cmd import skills_app
 from devmatrix.v1 import common_pb2
 from devmatrix.v1 import orchestrator_pb2 as pb
@@ -27,6 +28,7 @@ app.add_typer(insights_app, name="insights")
 app.add_typer(patterns_app, name="patterns")
 app.add_typer(skills_app, name="skills")
 app.command()(generate)
+app.command(name="run")(run_spec)
 
 
 async def all_tasks(client: Any, spec_id: str) -> list[common_pb2.Task]:

@@ -31,6 +31,7 @@ from devmatrix.runtime.errors import (
 from devmatrix.runtime.logging import get_logger
 from services.codegen import prompts
 from services.codegen.domain import Generation, GenerationRequest, SourceFileOut, Usage, temperature_for
+from services.codegen.reuse import named
 
 log = get_logger("devmatrix.codegen.anthropic")
 
@@ -335,6 +336,7 @@ class AnthropicGenerator:
             generator=self.name,
             temperature=temperature,
             usage=usage,
+            reused_pattern_ids=named(request.patterns, used),
         )
 
     async def _create(self, request: GenerationRequest, temperature: float) -> tuple[Any, float]:

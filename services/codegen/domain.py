@@ -57,6 +57,8 @@ class SpecDesign:
     entities: tuple[Entity, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()
     constraints: tuple[str, ...] = ()
+    # In spec order: FR-n is the n-th, as the planner numbers them.
+    functional_requirements: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,15 @@ class SourceFileOut:
 
 @dataclass(frozen=True)
 class PatternRef:
+    """A stored pattern offered as similar: `score` is the hybrid rank, `similarity` the
+    vector similarity alone; `id` is what outcomes are recorded against."""
+
     name: str
     category: str
     code: str
     score: float = 0.0
+    id: str = ""
+    similarity: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,8 @@ class Generation:
     generator: str
     temperature: float
     usage: Usage = Usage()
+    # Offered patterns (ids) this generation reused; see services/codegen/reuse.py.
+    reused_pattern_ids: tuple[str, ...] = ()
 
 
 class Generator(Protocol):

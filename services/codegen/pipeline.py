@@ -10,6 +10,7 @@ same input would give the same files.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, replace
 
@@ -26,6 +27,7 @@ from services.codegen.domain import (
     TaskInfo,
 )
 from services.codegen.metrics import CodegenMetrics
+from services.codegen.reuse import reproduced
 from services.codegen.sources import Sources
 
 log = get_logger("devmatrix.codegen")
@@ -89,7 +91,12 @@ class Pipeline:
         return GenerationRequest(task=task, spec=spec, context=context, patterns=patterns, skills=skills)
 
     async def run(
-        self, task_id: str, attempt: int = 1, feedback: tuple[Feedback, ...] = (), previous_error: str = ""
+        self,
+        task_id: str,
+        attempt: int = 1,
+        feedback: tuple[Feedback, ...] = (),
+        previous_error: str = "",
+        request_id: str = "",
     ) -> Outcome:
         started = time.perf_counter()
         request = await self.gather(task_id)
@@ -107,10 +114,40 @@ class Pipeline:
         ).inc()
         self.metrics.seconds.labels(outcome.generation.generator, kind).observe(time.perf_counter() - started)
         self.metrics.score.labels(kind).observe(outcome.validation.overall_score)
+        outcome = self._with_reproduced(outcome, request)
+        await self._record_reuse(outcome, request_id)
         python = [f for f in outcome.files if f.path.endswith(".py")]
         if outcome.validation.passed and python:
             await self.sources.store_success(request.task, request.spec, python[0], outcome.confidence)
         return outcome
+
+    def _with_reproduced(self, outcome: Outcome, request: GenerationRequest) -> Outcome:
+        """Offline files count as reproduced after standards too: ApplyStandards formats them
+        with the mesh's settings, and that is the code store_success keeps."""
+        generation = outcome.generation
+        if generation.generator != self.offline.name:
+            return outcome
+        reused = tuple(
+            dict.fromkeys((*generation.reused_pattern_ids, *reproduced(request.patterns, outcome.files)))
+        )
+        return replace(outcome, generation=replace(generation, reused_pattern_ids=reused))
+
+    async def _record_reuse(self, outcome: Outcome, request_id: str) -> None:
+        """Each reused pattern's outcome is this validation's: how the code built on it did."""
+        reused = outcome.generation.reused_pattern_ids
+        if not reused:
+            return
+        passed, score = outcome.validation.passed, outcome.validation.overall_score
+        recorded = await asyncio.gather(
+            *(self.sources.record_outcome(p, outcome.task, passed, score, request_id) for p in reused)
+        )
+        log.info(
+            "patterns_reused",
+            task_id=outcome.task.id,
+            pattern_ids=list(reused),
+            success=passed,
+            recorded=sum(recorded),
+        )
 
     async def _generate(self, generator: Generator, request: GenerationRequest) -> Generation:
         """One attempt; a task the offline generator cannot serve (an entity the spec lacks,

@@ -129,8 +129,12 @@ def render_spec_design(spec: SpecDesign) -> str:
             if endpoint.description:
                 line += f": {endpoint.description}"
             lines.append(f"- {line}")
+    if spec.functional_requirements:
+        numbered = (f"FR-{i}: {text}" for i, text in enumerate(spec.functional_requirements, 1))
+        lines += ["", "## Functional requirements", _bullets(numbered)]
     if spec.constraints:
-        lines += ["", "## Constraints", _bullets(spec.constraints)]
+        numbered = (f"CON-{i}: {text}" for i, text in enumerate(spec.constraints, 1))
+        lines += ["", "## Constraints", _bullets(numbered)]
     return "\n".join(lines)
 
 

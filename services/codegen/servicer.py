@@ -42,7 +42,11 @@ class CodegenServicer(codegen_pb2_grpc.CodegenServiceServicer):
         check_request(request)
         feedback = tuple(Feedback(f.skill, f.rule, f.path, f.line, f.message) for f in request.feedback)
         outcome = await self.pipeline.run(
-            request.task_id.strip(), request.attempt or 1, feedback, request.previous_error
+            request.task_id.strip(),
+            request.attempt or 1,
+            feedback,
+            request.previous_error,
+            request.request_id,
         )
         generation = outcome.generation
         return pb.GenerateCodeResponse(
@@ -59,4 +63,5 @@ class CodegenServicer(codegen_pb2_grpc.CodegenServiceServicer):
             fixes_applied=list(outcome.fixes),
             passed=outcome.validation.passed,
             overall_score=outcome.validation.overall_score,
+            reused_pattern_ids=list(generation.reused_pattern_ids),
         )

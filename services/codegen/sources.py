@@ -9,6 +9,8 @@ the generation goes on without that input and the response's logs say so.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import re
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
@@ -18,6 +20,7 @@ from devmatrix.runtime.channels import open_channel
 from devmatrix.runtime.config import Settings
 from devmatrix.runtime.logging import get_logger
 from devmatrix.runtime.upstream import upstream_error
+from devmatrix.standards import KIND_CATEGORY
 from devmatrix.v1 import (
     common_pb2,
     context_pb2,
@@ -54,16 +57,6 @@ SIMILAR_PATTERNS = 3
 # Optional inputs may not hold up a generation for long.
 OPTIONAL_TIMEOUT_S = 5.0
 # The pattern category a task kind's code is stored under; other kinds are not stored.
-KIND_CATEGORY = {
-    "MODEL": "models",
-    "API": "api",
-    "CRUD": "repositories",
-    "CONFIG": "config",
-    "TEST": "testing",
-    "MIGRATION": "database",
-    "DEPLOY": "docker",
-    "GENERIC": "services",
-}
 
 
 def task_from_pb(task: common_pb2.Task) -> TaskInfo:
@@ -92,7 +85,19 @@ def design_from_pb(got: orchestrator_pb2.GetSpecResponse) -> SpecDesign:
         ),
         endpoints=tuple(Endpoint(e.method, e.path, e.description, e.entity) for e in got.endpoints),
         constraints=tuple(spec.constraints),
+        functional_requirements=functional_requirements(got.requirements),
     )
+
+
+def functional_requirements(requirements: Sequence[orchestrator_pb2.Requirement]) -> tuple[str, ...]:
+    """The FR-n requirements' texts by n: the Spec message has no such list, but GetSpec
+    returns every classified requirement, keyed FR-1, FR-2 ... in spec order."""
+    found = []
+    for r in requirements:
+        number = re.fullmatch(r"FR-(\d+)", r.key)
+        if r.category == orchestrator_pb2.REQUIREMENT_CATEGORY_FUNCTIONAL and number:
+            found.append((int(number.group(1)), r.text))
+    return tuple(text for _, text in sorted(found))
 
 
 def files_to_pb(files: Sequence[SourceFileOut]) -> list[common_pb2.GeneratedFile]:
@@ -166,7 +171,14 @@ class Sources:
         if got is None:
             return ()
         return tuple(
-            PatternRef(m.pattern.name, m.pattern.category, m.pattern.code, m.hybrid_score)
+            PatternRef(
+                m.pattern.name,
+                m.pattern.category,
+                m.pattern.code,
+                m.hybrid_score,
+                id=m.pattern.id,
+                similarity=m.similarity,
+            )
             for m in got.matches
         )
 
@@ -206,6 +218,32 @@ class Sources:
             ),
             "skills",
         )
+
+    async def record_outcome(
+        self, pattern_id: str, task: TaskInfo, success: bool, score: float, request_id: str = ""
+    ) -> bool:
+        """Count one use of a reused pattern, so its success rate follows how it does.
+
+        Keyed by the GenerateCode request id when the caller sent one: a retried request
+        counts once. Optional: False when the patterns service did not take it."""
+        key = ""
+        if request_id:
+            digest = hashlib.sha256(request_id.encode()).hexdigest()[:32]
+            key = f"codegen-reuse:{digest}:{pattern_id}"
+        got = await self._optional(
+            self.patterns.RecordOutcome(
+                patterns_pb2.RecordOutcomeRequest(
+                    request_id=key,
+                    pattern_id=pattern_id,
+                    task_id=task.id,
+                    success=success,
+                    validation_score=min(max(score, 0.0), 1.0),
+                ),
+                timeout=OPTIONAL_TIMEOUT_S,
+            ),
+            "patterns",
+        )
+        return got is not None
 
     async def store_success(
         self, task: TaskInfo, spec: SpecDesign, file: SourceFileOut, score: float

@@ -174,10 +174,12 @@ class LeaseManager:
         wave: int | None = None,
         lease_seconds: float | None = None,
         user: str | None = None,
+        lease_id: str | None = None,
     ) -> Lease | None:
         """The first READY task of the spec (by wave, priority, position), RUNNING and leased
         to `owner`, assigned to `agent` (default: by its kind and skills); None if none.
-        `user` is who the audit log names (default: the owner)."""
+        `user` is who the audit log names (default: the owner). A caller that passes the
+        `lease_id` knows the lease is its own from the moment the claim commits."""
         c = self.changes
         await c.ensure_graph(spec_id)
         seconds = lease_seconds or self.lease_seconds
@@ -203,7 +205,7 @@ class LeaseManager:
                     assignee[:100],
                     SPECIALIZATION.get(assignee, ""),
                 )
-                lease_id = str(uuid.uuid4())
+                lease_id = lease_id or str(uuid.uuid4())
                 async with conn.cursor() as cur:
                     await cur.execute(
                         """UPDATE orchestrator.tasks SET lease_id = %s, lease_owner = %s, lease_seconds = %s,
@@ -278,7 +280,8 @@ class LeaseManager:
                 await store.tally(t.conn, execution_id, str(target), seconds)
             updated, _ = await apply(t.writer, self.changes.graph, t.task, t.waiting, target, reason[:2000])
         self.metrics.finished(str(target))
-        await self.refresh_review_queue()
+        if target == TaskStatus.NEEDS_REVIEW:  # a RUNNING task only ever enters the queue
+            await self.refresh_review_queue()
         return updated, target
 
     async def release(self, task_id: str, lease_id: str, reason: str, user: str) -> bool:

@@ -132,3 +132,35 @@ async def _review_reason(conn: AsyncConnection, task_id: str) -> str:
         )
         row = await cur.fetchone()
     return str(row[0]) if row else ""
+
+
+async def repair_files(
+    leases: LeaseManager,
+    task_id: str,
+    files: list[TaskFile],
+    repair: dict[str, object],
+    user: str,
+    request_id: str | None = None,
+) -> TaskRecord:
+    """A COMPLETED task's files replaced by their repaired version, with an audit row and a
+    verification report naming the scores before and after."""
+    if not files:
+        raise InvalidArgument(
+            "a repair needs the task's files", [FieldViolation("files", "at least one file")]
+        )
+    check_files(files)
+    async with leases.changes.locked(task_id, user, request_id) as t:
+        if request_id and await queries.audit_seen(t.conn, task_id, request_id):
+            return t.task  # Idempotent replay.
+        if t.task.status != TaskStatus.COMPLETED:
+            raise FailedPrecondition(
+                f"task {t.task.key} is {t.task.status}: only COMPLETED tasks are repaired",
+                [Violation("NOT_COMPLETED", t.task.key, f"status is {t.task.status}")],
+            )
+        await replace_files(t.conn, task_id, files)
+        content = {**repair, "files": [f.path for f in files], "repaired_by": user}
+        await repo.insert_report(t.conn, task_id, "VERIFICATION", content, request_id)
+        await repo.audit_many(
+            t.conn, [("task", task_id, t.task.spec_id, "FILES_REPAIRED", content, user[:100], request_id)]
+        )
+        return t.task

@@ -21,6 +21,7 @@ from services.orchestrator.execution.runner import ExecutionRunner
 from services.orchestrator.execution.service import Executions
 from services.orchestrator.execution.worker import TaskWorker, WorkerConfig
 from services.orchestrator.leases import LeaseManager, TaskChanges
+from services.orchestrator.pipeline_runs import PipelineMetrics
 
 SCHEMA = "orchestrator"
 
@@ -43,6 +44,7 @@ class OrchestratorRuntime:
     specs_created: Counter = field(init=False)
     status_changes: Counter = field(init=False)
     execution_metrics: ExecutionMetrics = field(init=False)
+    pipeline_metrics: PipelineMetrics = field(init=False)
     # Task changes outside UpdateTaskStatus (leases, reviews, executions) share this path.
     changes: TaskChanges = field(init=False)
     leases: LeaseManager = field(init=False)
@@ -65,6 +67,7 @@ class OrchestratorRuntime:
 
     def _init_execution(self, settings: Settings) -> None:
         self.execution_metrics = ExecutionMetrics(self.registry)
+        self.pipeline_metrics = PipelineMetrics(self.registry)
         self.changes = TaskChanges(self.db, self.graph, self.ensure_graph, self._count_changes)
         self.leases = LeaseManager(
             self.changes,

@@ -14,6 +14,7 @@ from services.orchestrator import convert
 from services.orchestrator import repository as repo
 from services.orchestrator.analysis import analyze
 from services.orchestrator.execution.rpc import ExecutionRpcs
+from services.orchestrator.pipeline_rpc import PipelineRpcs
 from services.orchestrator.progress import progress
 from services.orchestrator.rpc_args import caller, request_id, require_uuid
 from services.orchestrator.runtime import OrchestratorRuntime
@@ -23,8 +24,9 @@ from services.orchestrator.status import update_status
 MAX_REASON = 2000
 
 
-class OrchestratorServicer(ExecutionRpcs, orchestrator_pb2_grpc.OrchestratorServiceServicer):
-    """The execution RPCs (leases, executions, review) come from ExecutionRpcs."""
+class OrchestratorServicer(ExecutionRpcs, PipelineRpcs, orchestrator_pb2_grpc.OrchestratorServiceServicer):
+    """The execution RPCs (leases, executions, review, files) come from ExecutionRpcs, the
+    pipeline-run ones from PipelineRpcs."""
 
     def __init__(self, rt: OrchestratorRuntime) -> None:
         self.rt = rt

@@ -108,6 +108,8 @@ async def test_success_returns_files_usage_and_cost(
     assert generation.generator == "anthropic"
     assert generation.temperature == 0.7
     assert generation.patterns_used == ("sqlalchemy-model",)  # names not offered are dropped
+    # The names it reports map back to the offered patterns' ids: their outcomes get recorded.
+    assert generation.reused_pattern_ids == ("pattern-1",)
     usage = generation.usage
     assert (usage.input_tokens, usage.output_tokens, usage.cache_write_tokens, usage.cache_read_tokens) == (
         1000,

@@ -7,16 +7,24 @@ import pytest
 
 from devmatrix.runtime.errors import FailedPrecondition
 from services.codegen.domain import STRUCTURED_KINDS, GenerationRequest, SpecDesign, TaskInfo
-from services.codegen.offline import ComposedProject, OfflineGenerator
+from services.codegen.offline import ComposedProject, OfflineGenerator, design_from_parsed
 from services.orchestrator.domain import PlannedTask, TaskType
 from services.orchestrator.planner import build_plan
+from services.orchestrator.spec_parser import parse_markdown
 from tests.codegen.support import parsed, spec_design
 
 TASK_API = spec_design("task_api.md")
 PLAN = [t for t in build_plan(parsed("task_api.md")).tasks if t.type == TaskType.TASK]
 BLOG_PLAN = [t for t in build_plan(parsed("blog_ui.md")).tasks if t.type == TaskType.TASK]
-# Implementable kinds: the structured ones, DOCS, and GENERIC tasks whose outputs are project code.
-DONE_OFFLINE = STRUCTURED_KINDS | {"DOCS"}
+# Implementable kinds: the structured ones, DOCS, and GENERIC tasks whose outputs are project
+# files (the analysis documents, the error modules): every GENERIC task of task_api.md.
+DONE_OFFLINE = STRUCTURED_KINDS | {"DOCS", "GENERIC"}
+# A spec of features only: the planner gives each requirement a GENERIC task writing a module
+# (app/features/fr_n.py) that no composition has.
+NOTES = parse_markdown(
+    "# Notes\n\n## Features\n\n- Notes can be exported as a PDF.\n- Reminders are e-mailed a day ahead.\n"
+)
+NOTES_PLAN = [t for t in build_plan(NOTES).tasks if t.type == TaskType.TASK]
 
 
 def info(task: PlannedTask) -> TaskInfo:
@@ -79,16 +87,33 @@ async def test_generic_error_handling_task_gets_the_golden_error_modules() -> No
     assert await generate(info(task)) == ("app/core/exceptions.py", "app/errors.py")
 
 
+@pytest.mark.parametrize("name", ["task_api.md", "blog_ui.md"])
+async def test_analysis_tasks_get_exactly_their_document(name: str) -> None:
+    spec = spec_design(name)
+    plan = {t.key: t for t in build_plan(parsed(name)).tasks}
+
+    assert await generate(info(plan["P1.analysis.requirements"]), spec) == ("docs/requirements.md",)
+    assert await generate(info(plan["P1.analysis.constraints"]), spec) == ("docs/constraints.md",)
+
+
 @pytest.mark.parametrize(
     "task",
-    [t for t in PLAN + BLOG_PLAN if t.kind.value in ("UI",) or t.key.startswith("P1.analysis")],
+    [t for t in BLOG_PLAN if t.kind.value == "UI"]
+    + [t for t in NOTES_PLAN if t.key.startswith("P3.features.")],
     ids=lambda t: t.key,
 )
-async def test_generic_and_ui_tasks_need_the_anthropic_generator(task: PlannedTask) -> None:
-    spec = TASK_API if task in PLAN else spec_design("blog_ui.md")
+async def test_ui_tasks_and_generic_tasks_writing_other_code_need_the_anthropic_generator(
+    task: PlannedTask,
+) -> None:
+    spec = spec_design("blog_ui.md") if task in BLOG_PLAN else design_from_parsed(NOTES, spec_id="notes")
 
     with pytest.raises(FailedPrecondition, match="ANTHROPIC_API_KEY"):
         await generate(info(task), spec)
+
+
+def test_the_refused_tasks_cover_both_kinds() -> None:
+    assert sum(t.kind.value == "UI" for t in BLOG_PLAN) >= 4
+    assert [t.kind.value for t in NOTES_PLAN if t.key.startswith("P3.features.")] == ["GENERIC", "GENERIC"]
 
 
 async def test_model_task_without_entities_is_refused() -> None:

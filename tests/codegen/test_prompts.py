@@ -33,6 +33,7 @@ def make_request(**changes: object) -> GenerationRequest:
         ),
         endpoints=(Endpoint("post", "/todos", "create a todo", "Todo"), Endpoint("GET", "/todos/{id}")),
         constraints=("no global state",),
+        functional_requirements=("Todos can be marked done.", "Done todos are listed last."),
     )
     task = TaskInfo(
         id="t-1",
@@ -47,7 +48,11 @@ def make_request(**changes: object) -> GenerationRequest:
         task=task,
         spec=spec,
         context="Existing: app/db.py defines Base.",
-        patterns=(PatternRef("sqlalchemy-model", "MODEL", "class Model(Base):\n    ```odd```\n", 0.91),),
+        patterns=(
+            PatternRef(
+                "sqlalchemy-model", "MODEL", "class Model(Base):\n    ```odd```\n", 0.91, id="pattern-1"
+            ),
+        ),
         skills=(SkillGuide("backend-models", ("Use type hints", "Name tables in plural")),),
     )
     return replace(request, **changes)  # type: ignore[arg-type]
@@ -72,7 +77,9 @@ def test_spec_design_renders_entities_endpoints_and_sorted_stack() -> None:
     assert (
         text.index("database: postgresql") < text.index("framework: fastapi") < text.index("language: python")
     )
-    assert "- no global state" in text
+    # Numbered as the planner's acceptance criteria cite them.
+    assert "## Functional requirements\n- FR-1: Todos can be marked done.\n- FR-2: Done todos" in text
+    assert "- CON-1: no global state" in text
 
 
 def test_stable_part_does_not_change_across_attempts_or_map_order() -> None:

@@ -19,12 +19,22 @@ from devmatrix.runtime.channels import open_channel
 from devmatrix.runtime.config import DEFAULT_ANTHROPIC_MODEL, Settings
 from devmatrix.runtime.server import RunningServer, start_server
 from devmatrix.v1 import codegen_pb2 as pb
-from devmatrix.v1 import codegen_pb2_grpc, common_pb2, orchestrator_pb2, orchestrator_pb2_grpc
+from devmatrix.v1 import (
+    codegen_pb2_grpc,
+    common_pb2,
+    orchestrator_pb2,
+    orchestrator_pb2_grpc,
+    patterns_pb2,
+    patterns_pb2_grpc,
+)
 from services.codegen.app import build as build_codegen
+from services.codegen.domain import TaskInfo
+from services.codegen.sources import Sources
 from tests.fixtures.anthropic_server import API_KEY, AnthropicServer, text_answer, tool_answer
 
 ROOT = Path(__file__).resolve().parents[2]
 TASK_API = ROOT / "examples" / "specs" / "task_api.md"
+BLOG_UI = ROOT / "examples" / "specs" / "blog_ui.md"
 SMALL_PLAN = ROOT / "examples" / "plans" / "small_plan.json"
 
 CLEAN_MODULE = '''"""Due-date rules of tasks."""
@@ -160,8 +170,35 @@ async def test_each_structured_kind_of_the_plan_generates_passing_code(mesh: Mes
     assert seen == structured
 
 
-async def test_a_generic_task_without_an_llm_is_failed_precondition(mesh: Mesh) -> None:
-    task = mesh.tasks["P1.analysis.requirements"]
+async def plan(mesh: Mesh, markdown: str) -> dict[str, common_pb2.Task]:
+    """key -> task of a newly created spec: a spec no earlier generation has seen."""
+    created = await mesh.orchestrator.CreateSpec(orchestrator_pb2.CreateSpecRequest(markdown=markdown))
+    tree = await mesh.orchestrator.GetTaskTree(
+        orchestrator_pb2.GetTaskTreeRequest(spec_id=created.spec.id, page_size=2000)
+    )
+    return {t.key: t for t in tree.tasks}
+
+
+async def test_the_analysis_tasks_write_their_documents_without_an_llm(mesh: Mesh) -> None:
+    requirements = await mesh.codegen.GenerateCode(generate(mesh.tasks["P1.analysis.requirements"]))
+    constraints = await mesh.codegen.GenerateCode(generate(mesh.tasks["P1.analysis.constraints"]))
+
+    assert requirements.generator == constraints.generator == "offline"
+    assert requirements.passed and constraints.passed
+    (doc,) = requirements.files
+    assert doc.path == "docs/requirements.md" and doc.language == "markdown"
+    # The functional requirements come from GetSpec's classified requirements (FR-n).
+    for i in range(1, 8):
+        assert f"## FR-{i}: " in doc.content
+    assert "Traced: 7 of 7." in doc.content
+    (doc,) = constraints.files
+    assert doc.path == "docs/constraints.md"
+    assert doc.content.count("- Verification (") == 4
+    assert "| Framework | FastAPI | " in doc.content
+
+
+async def test_a_ui_task_without_an_llm_is_failed_precondition(mesh: Mesh) -> None:
+    task = (await plan(mesh, BLOG_UI.read_text(encoding="utf-8")))["P3.ui.page-1"]
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await mesh.codegen.GenerateCode(generate(task))
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -278,3 +315,81 @@ async def test_what_the_offline_generator_cannot_serve_goes_to_the_llm(
         got = await codegen.GenerateCode(generate(model_task))
     assert got.generator == "anthropic" and got.passed
     assert len(anthropic_server.bodies) == 1
+
+
+# --- pattern reuse: what an earlier generation stored is reused and scored ----------------------
+
+
+@contextlib.asynccontextmanager
+async def patterns_stub(mesh: Mesh) -> AsyncIterator[patterns_pb2_grpc.PatternsServiceStub]:
+    channel = open_channel(mesh.settings.addrs["patterns"], 30.0)
+    try:
+        yield patterns_pb2_grpc.PatternsServiceStub(channel)
+    finally:
+        await channel.close()
+
+
+async def stored_for(
+    patterns: patterns_pb2_grpc.PatternsServiceStub, task: common_pb2.Task
+) -> patterns_pb2.Pattern:
+    """The success pattern StoreSuccessPattern kept for `task` (tagged with its id)."""
+    found = await patterns.SearchPatterns(
+        patterns_pb2.SearchPatternsRequest(query=task.name, top_k=5, filters={"tag": f"task:{task.id}"})
+    )
+    (match,) = found.matches
+    return match.pattern
+
+
+async def test_a_fresh_spec_reuses_nothing(mesh: Mesh) -> None:
+    # The Reply model of a new blog spec: no generation has produced that file before.
+    task = (await plan(mesh, BLOG_UI.read_text(encoding="utf-8")))["P3.models.reply"]
+    got = await mesh.codegen.GenerateCode(generate(task))
+    assert got.passed
+    assert list(got.reused_pattern_ids) == []
+
+
+async def test_generating_a_task_again_reuses_its_stored_pattern_and_records_the_outcome(mesh: Mesh) -> None:
+    task = (await plan(mesh, BLOG_UI.read_text(encoding="utf-8")))["P3.models.post"]
+    first = await mesh.codegen.GenerateCode(generate(task))
+    assert first.passed and list(first.reused_pattern_ids) == []
+    async with patterns_stub(mesh) as patterns:
+        stored = await stored_for(patterns, task)
+        assert stored.code == first.files[0].content and stored.usage_count == 1
+
+        second = await mesh.codegen.GenerateCode(generate(task, request_id="reuse-1"))
+        assert second.passed and second.files == first.files
+        assert list(second.reused_pattern_ids) == [stored.id]
+        after = (await patterns.GetPattern(patterns_pb2.GetPatternRequest(pattern_id=stored.id))).pattern
+        assert after.usage_count == stored.usage_count + 1
+        assert after.success_rate == 1.0  # both uses passed validation
+
+        # A retried request (same request_id) is counted once; a new one counts again.
+        await mesh.codegen.GenerateCode(generate(task, request_id="reuse-1"))
+        retried = (await patterns.GetPattern(patterns_pb2.GetPatternRequest(pattern_id=stored.id))).pattern
+        assert retried.usage_count == after.usage_count
+        await mesh.codegen.GenerateCode(generate(task, request_id="reuse-2"))
+        again = (await patterns.GetPattern(patterns_pb2.GetPatternRequest(pattern_id=stored.id))).pattern
+        assert again.usage_count == after.usage_count + 1
+
+
+async def test_a_patterns_outage_does_not_fail_generation(mesh: Mesh) -> None:
+    dead = dataclasses.replace(mesh.settings, addrs={**mesh.settings.addrs, "patterns": "127.0.0.1:1"})
+    running = await start_server(build_codegen, dead, "codegen", port=0, metrics_port=0)
+    channel = open_channel(running.address, 60.0)
+    try:
+        got = await codegen_pb2_grpc.CodegenServiceStub(channel).GenerateCode(
+            generate(mesh.tasks["P3.models.project"])
+        )
+    finally:
+        await channel.close()
+        await running.stop(0)
+    assert got.passed and list(got.reused_pattern_ids) == []
+    # Recording an outcome is optional too: the call reports failure, it does not raise.
+    sources = Sources(dead)
+    try:
+        task = TaskInfo(
+            id=mesh.tasks["P3.models.project"].id, key="P3.models.project", kind="MODEL", name="x"
+        )
+        assert await sources.record_outcome("00000000-0000-4000-8000-000000000000", task, True, 1.0) is False
+    finally:
+        await sources.close()

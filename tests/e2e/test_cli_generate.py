@@ -1,5 +1,6 @@
 """`devmatrix generate TASK_ID` as a user runs it, against one `devmatrix up` mesh for the
-module (codegen calls orchestrator, context, patterns and skills; no LLM is configured), and
+module (codegen calls orchestrator, context, patterns and skills; no LLM is configured, so
+structured and analysis tasks are generated offline and UI tasks are refused), and
 `write_all`, which writes the files whole or not at all."""
 
 from __future__ import annotations
@@ -14,23 +15,39 @@ import pytest
 from devmatrix.cli.generate_cmd import write_all
 from devmatrix.standards import SKILL_NAMES
 from devmatrix.v1.common_pb2 import GeneratedFile
-from tests.e2e.cli_support import TASK_API, WIDE, Result, assert_one_line_error, devmatrix
+from tests.e2e.cli_support import ROOT, TASK_API, WIDE, Result, assert_one_line_error, devmatrix
 from tests.e2e.mesh_support import Mesh
 
+BLOG_UI = ROOT / "examples" / "specs" / "blog_ui.md"
 MODEL_TASK = "P3.models.project"
-GENERIC_TASK = "P1.analysis.requirements"
+# GENERIC, and written offline: the requirements of the spec traced to the composed project.
+REQUIREMENTS_TASK = "P1.analysis.requirements"
+# A page of blog_ui.md: only the Anthropic generator writes UI code.
+UI_TASK = "P3.ui.page-1"
 STAGING_PREFIX = ".devmatrix-generate-"
+
+
+def plan_on(mesh: Mesh, spec: Path, client_dir: Path) -> dict[str, dict[str, Any]]:
+    """key -> task of `spec`, planned on the mesh."""
+    planned = devmatrix("plan", str(spec), "--json", env=mesh.client_env(client_dir))
+    assert planned.code == 0, planned.stderr
+    return {t["key"]: t for t in planned.json()["tasks"]}
 
 
 @pytest.fixture(scope="module")
 def task_ids(mesh: Mesh, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """key -> id of the tasks of examples/specs/task_api.md, planned on the mesh."""
-    client_dir = tmp_path_factory.mktemp("plan") / "client"
-    planned = devmatrix("plan", str(TASK_API), "--json", env=mesh.client_env(client_dir))
-    assert planned.code == 0, planned.stderr
-    by_key = {t["key"]: t for t in planned.json()["tasks"]}
+    by_key = plan_on(mesh, TASK_API, tmp_path_factory.mktemp("plan") / "client")
     assert by_key[MODEL_TASK]["kind"] == "MODEL" and by_key[MODEL_TASK]["name"] == "Project model"
-    assert by_key[GENERIC_TASK]["kind"] == "GENERIC"
+    assert by_key[REQUIREMENTS_TASK]["kind"] == "GENERIC"
+    return {key: task["id"] for key, task in by_key.items()}
+
+
+@pytest.fixture(scope="module")
+def blog_task_ids(mesh: Mesh, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """key -> id of the tasks of examples/specs/blog_ui.md, planned on the mesh."""
+    by_key = plan_on(mesh, BLOG_UI, tmp_path_factory.mktemp("plan") / "client")
+    assert by_key[UI_TASK]["kind"] == "UI"
     return {key: task["id"] for key, task in by_key.items()}
 
 
@@ -129,12 +146,29 @@ def test_generate_prints_the_files(mesh: Mesh, task_ids: dict[str, str], tmp_pat
     assert model["content"] not in wrote.stdout
 
 
-def test_a_generic_task_needs_the_anthropic_generator(
+def test_the_requirements_analysis_is_written_offline(
     mesh: Mesh, task_ids: dict[str, str], tmp_path: Path
 ) -> None:
-    out = tmp_path / "docs"
-    result = generate(mesh, tmp_path / "client", task_ids[GENERIC_TASK], "--out", str(out), "--json")
-    assert_one_line_error(result, 1, "FAILED_PRECONDITION", GENERIC_TASK, "ANTHROPIC_API_KEY")
+    out = tmp_path / "project"
+    result = generate(mesh, tmp_path / "client", task_ids[REQUIREMENTS_TASK], "--out", str(out), "--json")
+    assert result.code == 0, result.stderr
+    doc = result.json()
+    assert doc["generator"] == "offline" and doc["passed"] is True
+    assert [f["path"] for f in doc["files"]] == ["docs/requirements.md"]
+    written = (out / "docs" / "requirements.md").read_text(encoding="utf-8")
+    assert written == doc["files"][0]["content"]
+    # The seven functional requirements of task_api.md, each traced.
+    assert "Traced: 7 of 7." in written
+    assert all(f"## FR-{i}: " in written for i in range(1, 8))
+    assert tree(out) == {"docs": None, "docs/requirements.md": written}
+
+
+def test_a_ui_task_needs_the_anthropic_generator(
+    mesh: Mesh, blog_task_ids: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "frontend"
+    result = generate(mesh, tmp_path / "client", blog_task_ids[UI_TASK], "--out", str(out), "--json")
+    assert_one_line_error(result, 1, "FAILED_PRECONDITION", UI_TASK, "ANTHROPIC_API_KEY")
     assert result.stdout == ""
     assert not out.exists()
     assert staging_left(tmp_path) == []

@@ -1,8 +1,10 @@
 """End to end with the real mesh (orchestrator, context, codegen with the offline
-generator, patterns, skills): the example spec executed wave by wave. Without an LLM key
-codegen refuses the GENERIC planning tasks (FAILED_PRECONDITION): they fail at once,
-without retries, and hold up only what depends on them; once a person marks them done
-(SKIPPED), the next execution runs every structured task."""
+generator, patterns, skills): the example specs executed wave by wave, without an LLM key.
+task_api.md runs to the end on the first execution: the structured tasks and the GENERIC
+analysis tasks (docs/requirements.md, docs/constraints.md) are all generated offline.
+blog_ui.md has UI tasks, which codegen refuses (FAILED_PRECONDITION): the first of them
+(P2.design.ui) fails at once, without retries, and holds up only what depends on it, which
+is every task of the later phases; its design siblings and the analysis still complete."""
 
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ from devmatrix.v1 import orchestrator_pb2_grpc
 from tests.execution.checks import assert_audit_chains
 
 ROOT = Path(__file__).resolve().parents[2]
-TASK_API = ROOT / "examples" / "specs" / "task_api.md"
+TASK_API = (ROOT / "examples" / "specs" / "task_api.md").read_text("utf-8")
+BLOG_UI = (ROOT / "examples" / "specs" / "blog_ui.md").read_text("utf-8")
+DONE = {c.TASK_STATUS_COMPLETED, c.TASK_STATUS_NEEDS_REVIEW}
 
 
 async def finished(stub: orchestrator_pb2_grpc.OrchestratorServiceStub, execution_id: str) -> pb.Execution:
@@ -35,7 +39,29 @@ async def finished(stub: orchestrator_pb2_grpc.OrchestratorServiceStub, executio
         await asyncio.sleep(0.25)
 
 
-async def test_the_example_spec_executes_through_the_real_mesh(
+async def execute(
+    stub: orchestrator_pb2_grpc.OrchestratorServiceStub, markdown: str
+) -> tuple[str, pb.Execution, list[c.Task]]:
+    """Create the spec, execute it to the end: (spec id, execution, its tasks)."""
+    created = (await stub.CreateSpec(pb.CreateSpecRequest(markdown=markdown))).spec
+    execution = await finished(
+        stub, (await stub.ExecuteSpec(pb.ExecuteSpecRequest(spec_id=created.id))).execution.id
+    )
+    tree = await stub.GetTaskTree(pb.GetTaskTreeRequest(spec_id=created.id, type=c.TASK_TYPE_TASK))
+    return created.id, execution, list(tree.tasks)
+
+
+def dependents(tasks: list[c.Task], roots: set[str]) -> set[str]:
+    """Ids of every task that depends on one of `roots`, directly or through others."""
+    found: set[str] = set()
+    frontier = set(roots)
+    while frontier:
+        frontier = {t.id for t in tasks if set(t.depends_on) & frontier} - found
+        found |= frontier
+    return found
+
+
+async def test_the_example_specs_execute_through_the_real_mesh(
     tmp_path_factory: pytest.TempPathFactory, module_database_url: str
 ) -> None:
     base = Settings(
@@ -47,49 +73,22 @@ async def test_the_example_spec_executes_through_the_real_mesh(
     )
     servers = await start_mesh(dataclasses.replace(base, lease_seconds=10.0), ephemeral=True)
     orchestrator = next(s for s in servers if s.app.name == "orchestrator")
+    db = orchestrator.app.state.db  # type: ignore[union-attr]
     channel = open_channel(orchestrator.address, 60.0)
     try:
         stub = orchestrator_pb2_grpc.OrchestratorServiceStub(channel)
-        spec = (await stub.CreateSpec(pb.CreateSpecRequest(markdown=TASK_API.read_text("utf-8")))).spec
-        first = await finished(
-            stub, (await stub.ExecuteSpec(pb.ExecuteSpecRequest(spec_id=spec.id))).execution.id
-        )
-        tree = (await stub.GetTaskTree(pb.GetTaskTreeRequest(spec_id=spec.id, type=c.TASK_TYPE_TASK))).tasks
-        generic = [t for t in tree if t.kind == c.TASK_KIND_GENERIC and t.key.startswith("P1.")]
-        planning = {t.key for t in generic}
-        assert first.status == pb.EXECUTION_STATUS_FAILED
-        assert first.tasks_failed == len(generic) == 2 and first.tasks_completed == 0
-        assert {t.status for t in generic} == {c.TASK_STATUS_FAILED}
-        # Every other task depends on the planning phase: blocked, not run, not failed.
-        assert {t.status for t in tree if t.key not in planning} == {c.TASK_STATUS_BLOCKED}
-        db = orchestrator.app.state.db  # type: ignore[union-attr]
-        async with db.pool.connection() as conn:
-            cur = await conn.execute(
-                """SELECT a.attempt, a.error FROM orchestrator.task_attempts a
-                   JOIN orchestrator.tasks t ON t.id = a.task_id WHERE t.spec_id = %s""",
-                (spec.id,),
-            )
-            attempts = await cur.fetchall()
-        # Refused, not retried: one attempt each, naming the missing key.
-        assert len(attempts) == 2 and all(a == 1 and "ANTHROPIC_API_KEY" in e for a, e in attempts)
 
-        for task in generic:
-            await stub.UpdateTaskStatus(
-                pb.UpdateTaskStatusRequest(
-                    task_id=task.id, status=c.TASK_STATUS_SKIPPED, reason="planned by hand"
-                )
-            )
-        second = await finished(
-            stub, (await stub.ExecuteSpec(pb.ExecuteSpecRequest(spec_id=spec.id))).execution.id
-        )
-        assert second.status == pb.EXECUTION_STATUS_COMPLETED, second
-        tree = (await stub.GetTaskTree(pb.GetTaskTreeRequest(spec_id=spec.id, type=c.TASK_TYPE_TASK))).tasks
-        structured = [t for t in tree if t.key not in planning]
-        assert second.tasks_completed + second.tasks_in_review == len(structured)
-        assert {t.status for t in structured} <= {c.TASK_STATUS_COMPLETED, c.TASK_STATUS_NEEDS_REVIEW}
-        assert second.waves_executed >= 5
+        # --- task_api.md: every task generated offline on the first execution ----------------
+        spec_id, first, tree = await execute(stub, TASK_API)
+        assert first.status == pb.EXECUTION_STATUS_COMPLETED, first
+        assert first.tasks_failed == 0
+        assert first.tasks_completed + first.tasks_in_review == len(tree)
+        assert {t.status for t in tree} <= DONE
+        analysis = {t.key for t in tree if t.kind == c.TASK_KIND_GENERIC and t.key.startswith("P1.")}
+        assert analysis == {"P1.analysis.requirements", "P1.analysis.constraints"}
+        assert first.waves_executed >= 5
         # Workers ran side by side: the run took less than its tasks one after another.
-        assert second.wall_seconds < second.sequential_seconds
+        assert first.wall_seconds < first.sequential_seconds
         agents = {t.key: t.assigned_to for t in tree}
         assert agents["P3.models.task"] == "database-agent"
         assert agents["P3.api-task.endpoints-1"] == "backend-api-agent"
@@ -98,20 +97,71 @@ async def test_the_example_spec_executes_through_the_real_mesh(
             cur = await conn.execute(
                 """SELECT count(DISTINCT f.task_id), count(*) FROM orchestrator.task_files f
                    JOIN orchestrator.tasks t ON t.id = f.task_id WHERE t.spec_id = %s""",
-                (spec.id,),
+                (spec_id,),
             )
             with_files, files = await cur.fetchone()
             cur = await conn.execute(
+                """SELECT t.key, f.path FROM orchestrator.task_files f
+                   JOIN orchestrator.tasks t ON t.id = f.task_id
+                   WHERE t.spec_id = %s AND t.key LIKE 'P1.analysis.%%'""",
+                (spec_id,),
+            )
+            analysis_files = set(await cur.fetchall())
+            cur = await conn.execute(
                 "SELECT count(*), bool_and(success) FROM orchestrator.agent_logs WHERE execution_id = %s",
-                (second.id,),
+                (first.id,),
             )
             logged, all_ok = await cur.fetchone()
-        assert with_files == len(structured) and files >= len(structured)
-        assert logged == len(structured) and all_ok
-        progress = await stub.GetProgress(pb.GetProgressRequest(spec_id=spec.id))
+        assert with_files == len(tree) and files >= len(tree)
+        assert analysis_files == {
+            ("P1.analysis.requirements", "docs/requirements.md"),
+            ("P1.analysis.constraints", "docs/constraints.md"),
+        }
+        assert logged == len(tree) and all_ok
+        progress = await stub.GetProgress(pb.GetProgressRequest(spec_id=spec_id))
         assert progress.overall.failed == 0 and progress.overall.blocked == 0
+
+        # --- blog_ui.md: refused UI tasks fail once and block only their dependents -----------
+        blog_id, blog, blog_tree = await execute(stub, BLOG_UI)
+        assert blog.status == pb.EXECUTION_STATUS_FAILED
+        by_id = {t.id: t for t in blog_tree}
+        failed = {t.id for t in blog_tree if t.status == c.TASK_STATUS_FAILED}
+        ui = {t.id for t in blog_tree if t.kind == c.TASK_KIND_UI}
+        # P2.design.ui is the first UI task to run and is refused; the phases after the design
+        # phase depend on all of it, so every later task waits: blocked, never run.
+        assert {by_id[i].key for i in failed} == {"P2.design.ui"}
+        assert failed <= ui and blog.tasks_failed == len(failed)
+        blocked = dependents(blog_tree, failed)
+        assert {"P3.ui.layout", "P3.ui.page-1", "P4.tests.ui", "P3.models.post"} <= {
+            by_id[i].key for i in blocked
+        }
+        assert {t.id for t in blog_tree if t.status == c.TASK_STATUS_BLOCKED} == blocked
+        # Only its dependents: the tasks that do not depend on it, its design siblings and
+        # the analysis before it, were generated.
+        rest = [t for t in blog_tree if t.id not in failed | blocked]
+        assert {t.status for t in rest} <= DONE, [(t.key, t.status) for t in rest]
+        assert {t.key for t in rest} == {
+            "P1.analysis.requirements",
+            "P1.analysis.constraints",
+            "P2.design.structure",
+            "P2.design.data-model",
+            "P2.design.api-contract",
+        }
+        assert blog.tasks_completed + blog.tasks_in_review == len(rest)
+        async with db.pool.connection() as conn:
+            cur = await conn.execute(
+                """SELECT t.key, a.attempt, a.error FROM orchestrator.task_attempts a
+                   JOIN orchestrator.tasks t ON t.id = a.task_id
+                   WHERE t.spec_id = %s AND t.status IN ('FAILED', 'BLOCKED')""",
+                (blog_id,),
+            )
+            attempts = await cur.fetchall()
+        # Refused, not retried: one attempt, naming the missing key; the blocked never ran.
+        assert sorted(k for k, _, _ in attempts) == sorted(by_id[i].key for i in failed)
+        assert all(a == 1 and "ANTHROPIC_API_KEY" in e for _, a, e in attempts), attempts
     finally:
         await channel.close()
         for server in reversed(servers):
             await server.stop(0)
-    assert_audit_chains(module_database_url, spec.id)
+    assert_audit_chains(module_database_url, spec_id)
+    assert_audit_chains(module_database_url, blog_id)

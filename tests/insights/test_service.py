@@ -62,14 +62,19 @@ def tables(url: str) -> set[str]:
 def test_learning_migration_up_down_up(database_url: str) -> None:
     migrations = migrations_dir(runtime.__file__)
     migrate(database_url, migrations, "orchestrator")
-    assert LEARNING_TABLES | {"agent_logs", "task_attempts", "executions"} <= tables(database_url)
+    assert LEARNING_TABLES | {"agent_logs", "task_attempts", "executions", "pipeline_runs"} <= tables(
+        database_url
+    )
     with psycopg.connect(database_url) as conn:
-        assert conn.execute("SELECT version_num FROM orchestrator.alembic_version").fetchone() == ("0003",)
+        assert conn.execute("SELECT version_num FROM orchestrator.alembic_version").fetchone() == ("0004",)
+    migrate(database_url, migrations, "orchestrator", "-1")
+    assert "pipeline_runs" not in tables(database_url)
+    assert tables(database_url) >= LEARNING_TABLES
     migrate(database_url, migrations, "orchestrator", "-1")
     assert not LEARNING_TABLES & tables(database_url)
     assert "agent_logs" in tables(database_url)
     migrate(database_url, migrations, "orchestrator")
-    assert tables(database_url) >= LEARNING_TABLES
+    assert tables(database_url) >= LEARNING_TABLES | {"pipeline_runs"}
 
 
 async def devmatrix(served: Served, *args: str) -> tuple[int, str, str]:

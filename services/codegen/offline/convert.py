@@ -12,7 +12,8 @@ from services.codegen.domain import Endpoint, Entity, EntityField, SpecDesign
 
 
 def design_from_parsed(parsed: Any, spec_id: str = "") -> SpecDesign:
-    """SpecDesign from an object with title, overview, tech_stack, entities, endpoints, constraints."""
+    """SpecDesign from an object with title, overview, tech_stack, entities, endpoints, constraints
+    (and functional_requirements, when it has them)."""
     return SpecDesign(
         spec_id=spec_id,
         title=parsed.title,
@@ -24,4 +25,5 @@ def design_from_parsed(parsed: Any, spec_id: str = "") -> SpecDesign:
         ),
         endpoints=tuple(Endpoint(e.method, e.path, e.description, e.entity or "") for e in parsed.endpoints),
         constraints=tuple(parsed.constraints),
+        functional_requirements=tuple(getattr(parsed, "functional_requirements", ())),
     )

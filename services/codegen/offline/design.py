@@ -92,6 +92,8 @@ class ProjectDesign:
     tech_stack: tuple[tuple[str, str], ...] = ()
     constraints: tuple[str, ...] = ()
     links: tuple[Link, ...] = field(default=())
+    # The spec's functional requirements, FR-1 first.
+    requirements: tuple[str, ...] = ()
 
     def resource(self, name: str) -> Resource:
         return next(r for r in self.resources if r.name == name)
@@ -278,4 +280,5 @@ def design_project(spec: SpecDesign) -> ProjectDesign:
         tech_stack=tuple(spec.tech_stack.items()),
         constraints=spec.constraints,
         links=tuple(link for r in ordered for link in r.links),
+        requirements=spec.functional_requirements,
     )

@@ -21,6 +21,9 @@ ARCHITECTURE_DOC = "docs:architecture"
 DATA_MODEL_DOC = "docs:data-model"
 API_DOC = "docs:api"
 API_REFERENCE = "docs:api-reference"
+# The analysis documents, one planned GENERIC task each.
+REQUIREMENTS_DOC = "docs:requirements"
+CONSTRAINTS_DOC = "docs:constraints"
 
 # Per-entity bundle kinds.
 MODEL = "model"

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from services.codegen.domain import Generation, GenerationRequest, SpecDesign, Usage
 from services.codegen.offline.project import ComposedProject, compose, source_of
 from services.codegen.offline.tasks import files_for_task
+from services.codegen.reuse import reproduced
 
 OFFLINE_TEMPERATURE = 0.0
 # Compositions kept per generator: one per spec being worked on is plenty.
@@ -44,10 +45,12 @@ class OfflineGenerator:
         what only the Anthropic generator can write."""
         chosen = files_for_task(request.task, self.project(request.spec))
         patterns = sorted({name for f in chosen for name in f.patterns})
+        files = tuple(source_of(f) for f in chosen)
         return Generation(
-            files=tuple(source_of(f) for f in chosen),
+            files=files,
             patterns_used=tuple(patterns),
             generator=self.name,
             temperature=OFFLINE_TEMPERATURE,
             usage=Usage(model=self.name),
+            reused_pattern_ids=reproduced(request.patterns, files),
         )

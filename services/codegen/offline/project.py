@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.codegen.domain import SourceFileOut, SpecDesign
+from services.codegen.offline.analysis_docs import analysis_files
 from services.codegen.offline.deployment import deployment_files
 from services.codegen.offline.design import ProjectDesign, design_project
 from services.codegen.offline.docs import doc_files
@@ -109,6 +110,8 @@ def compose(spec: SpecDesign, library: Path = LIBRARY_DIR) -> ComposedProject:
     found += doc_files(design)
     found = [add_docstrings(f) for f in _with_email_helpers(found, design, library)]
     found = formatted(found)
+    # Last: the analysis documents trace requirements to the finished files.
+    found += analysis_files(design, found)
     paths = [f.path for f in found]
     duplicates = sorted({p for p in paths if paths.count(p) > 1})
     if duplicates:

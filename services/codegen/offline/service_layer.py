@@ -154,8 +154,11 @@ def _operation(resource: Resource, design: ProjectDesign, op: str, parent: str |
         self.log.info("{s}_created", {s}_id=str({s}.id), {o}_id=str({o}_id))
         return {r}Read.model_validate({s})
 '''
+    # In the class body `list` is the service's own method once it has one (mypy reads the
+    # annotation there), so the builtin is named through its module.
+    returned = f"builtins.list[{r}Read]" if _has_list(resource) else f"list[{r}Read]"
     return f'''
-    async def replace_for_{o}(self, {o}_id: {okt}, data: {owner.name}{_plural_name(resource)}Replace) -> list[{r}Read]:
+    async def replace_for_{o}(self, {o}_id: {okt}, data: {owner.name}{_plural_name(resource)}Replace) -> {returned}:
         """Make the given {t} exactly those of a {_words(owner)}; unknown ids are a 422."""
 {exists}        ids = list(dict.fromkeys(data.{s}_ids))
         missing = await self.{t}.missing_ids(ids)
@@ -168,6 +171,10 @@ def _operation(resource: Resource, design: ProjectDesign, op: str, parent: str |
         self.log.info("{o}_{t}_replaced", {o}_id=str({o}_id), count=len(ids))
         return [{r}Read.model_validate(row) for row in await self.{t}.for_{o}({o}_id)]
 '''
+
+
+def _has_list(resource: Resource) -> bool:
+    return any(r.op == "list" for r in resource.routes)
 
 
 def _plural_name(resource: Resource) -> str:
@@ -191,6 +198,8 @@ def _imports(resource: Resource, design: ProjectDesign) -> str:
         if "uuid.UUID" in {key_type(resource), *(key_type(p) for p in parent_repositories(resource, design))}
         else set()
     )
+    if "set_links" in ops and _has_list(resource):
+        plain.add("builtins")
     schemas = {f"{resource.name}Read"} if ops - {"delete"} else set()
     if ops & {"create", "replace", "create_nested"}:
         schemas.add(f"{resource.name}Create")

@@ -59,6 +59,7 @@ class Generated:
     # Skills whose validation did not reach its threshold, as "skill score<threshold".
     failed_skills: list[str] = field(default_factory=list)
     patterns_used: list[str] = field(default_factory=list)
+    reused_pattern_ids: list[str] = field(default_factory=list)
 
 
 def finding_to_pb(f: dict[str, Any]) -> common_pb2.Finding:
@@ -98,6 +99,7 @@ def generated_from_pb(r: codegen_pb2.GenerateCodeResponse) -> Generated:
         findings=findings[:MAX_FINDINGS],
         failed_skills=[f"{v.skill} {v.score:.2f}<{v.threshold:.2f}" for v in r.validations if not v.passed],
         patterns_used=list(r.patterns_used),
+        reused_pattern_ids=list(r.reused_pattern_ids),
     )
 
 

@@ -27,6 +27,11 @@ class ExecutionMetrics:
             "GenerateCode attempts retried after a transient failure.",
             registry=registry,
         )
+        self.retries_exhausted = Counter(
+            "devmatrix_execution_retries_exhausted",
+            "Tasks that failed after their last attempt, every one a transient failure.",
+            registry=registry,
+        )
         self.wave_seconds = Histogram(
             "devmatrix_execution_wave_seconds",
             "Wall time of one wave of an execution.",

@@ -9,14 +9,15 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from devmatrix.runtime.errors import FieldViolation, InvalidArgument
+from devmatrix.runtime.errors import FieldViolation, InvalidArgument, NotFound
 from devmatrix.v1 import common_pb2
 from devmatrix.v1 import orchestrator_pb2 as pb
 from services.orchestrator import convert
+from services.orchestrator import repository as repo
 from services.orchestrator.execution import store
 from services.orchestrator.execution.files import TaskFile, check_files
 from services.orchestrator.leases import Outcome
-from services.orchestrator.review import Decision, ReviewItem, resolve_review, review_queue
+from services.orchestrator.review import Decision, ReviewItem, repair_files, resolve_review, review_queue
 from services.orchestrator.rpc_args import caller, request_id, require_uuid
 
 if TYPE_CHECKING:
@@ -206,3 +207,41 @@ class ExecutionRpcs:
             request_id(request.request_id),
         )
         return pb.ResolveReviewResponse(task=convert.task_to_pb(task))
+
+    async def RepairTaskFiles(
+        self, request: pb.RepairTaskFilesRequest, context: Any
+    ) -> pb.RepairTaskFilesResponse:
+        task_id = require_uuid(request.task_id, "task_id")
+        scores = {"score_before": request.score_before, "score_after": request.score_after}
+        for name, value in scores.items():
+            if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+                raise InvalidArgument(f"{name} must be from 0 to 1", [FieldViolation(name, "0 to 1")])
+        task = await repair_files(
+            self.rt.leases,
+            task_id,
+            files_from_pb(request.files),
+            {"reason": request.reason[:MAX_ERROR], **scores},
+            caller(context),
+            request_id(request.request_id),
+        )
+        return pb.RepairTaskFilesResponse(task=convert.task_to_pb(task))
+
+    async def ListTaskFiles(self, request: pb.ListTaskFilesRequest, context: Any) -> pb.ListTaskFilesResponse:
+        spec_id = require_uuid(request.spec_id, "spec_id")
+        async with self.rt.db.pool.connection() as conn:
+            if await repo.get_spec(conn, spec_id) is None:
+                raise NotFound(f"spec {spec_id} not found", "spec", spec_id)
+            rows = await store.spec_files(conn, spec_id)
+            counts = await store.scope_counts(conn, spec_id, None)
+        unfinished = sum(n for status, n in counts.items() if status not in ("COMPLETED", "SKIPPED"))
+        return pb.ListTaskFilesResponse(
+            files=[
+                pb.TaskFile(
+                    task_id=task_id,
+                    task_key=key,
+                    file=common_pb2.GeneratedFile(path=path, content=content, language=language),
+                )
+                for task_id, key, path, content, language in rows
+            ],
+            tasks_unfinished=unfinished,
+        )

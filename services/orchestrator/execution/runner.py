@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 
@@ -28,6 +29,7 @@ from devmatrix.stores.postgres import Postgres
 from services.orchestrator.execution import store
 from services.orchestrator.execution.metrics import ExecutionMetrics
 from services.orchestrator.execution.worker import TaskWorker
+from services.orchestrator.insights.recording import record_execution_learning
 from services.orchestrator.leases import LeaseManager
 
 log = get_logger("devmatrix.execution")
@@ -59,6 +61,13 @@ class Run:
     abandoned: bool = False
     # Taken over from a process that died (not started by ExecuteSpec here).
     resumed: bool = False
+    # Set (and replaced) whenever one of the run's workers finishes a task: what a worker
+    # waiting for the rest of its wave wakes on, the poll being its fallback.
+    task_done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def signal_task_done(self) -> None:
+        self.task_done.set()
+        self.task_done = asyncio.Event()
 
     @property
     def id(self) -> str:
@@ -234,10 +243,11 @@ class ExecutionRunner:
         ]
         cancelled = asyncio.create_task(run.cancel.wait())
         try:
-            while not all(w.done() for w in workers) and not cancelled.done():
-                await asyncio.wait([*workers, cancelled], return_when=asyncio.FIRST_COMPLETED)
-                crashed = [w.exception() for w in workers if w.done() and not w.cancelled()]
-                for error in crashed:
+            pending: set[asyncio.Task[Any]] = {*workers, cancelled}
+            while not cancelled.done() and any(not w.done() for w in workers):
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for finished in done:
+                    error = None if finished.cancelled() else finished.exception()
                     if error is not None:  # a worker's bug or a database outage ends the run
                         raise error
         finally:
@@ -256,16 +266,27 @@ class ExecutionRunner:
                 if await store.cancel_requested(conn, run.id):
                     run.cancel.set()
                     return
-            lease = await self.leases.claim(spec_id, owner=f"{self.owner}/w{n}", wave=wave, user=run.user)
+            # Held before the claim commits: a sibling that finds the task RUNNING a moment
+            # later must see it as this run's, or it waits a whole poll for it.
+            lease_id = str(uuid.uuid4())
+            run.held.add(lease_id)
+            try:
+                lease = await self.leases.claim(
+                    spec_id, owner=f"{self.owner}/w{n}", wave=wave, user=run.user, lease_id=lease_id
+                )
+            except BaseException:
+                run.held.discard(lease_id)
+                raise
             if lease is None:
+                run.held.discard(lease_id)
                 if not await self._others_running(run, wave):
                     return
                 # A task of the wave is someone else's: wait for it, taking it over if its
                 # holder died (lease expired).
                 await self.leases.release_expired(spec_id)
-                await asyncio.sleep(self.poll_seconds)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(run.task_done.wait(), self.poll_seconds)
                 continue
-            run.held.add(lease.lease_id)
             self.metrics.parallelism.inc()
             ran[0] += 1
             try:
@@ -281,6 +302,7 @@ class ExecutionRunner:
             finally:
                 self.metrics.parallelism.dec()
                 run.held.discard(lease.lease_id)
+                run.signal_task_done()
 
     async def _others_running(self, run: Run, wave: int) -> bool:
         """RUNNING tasks of the wave under a lease this run does not hold. Tasks set RUNNING
@@ -313,6 +335,12 @@ class ExecutionRunner:
                 },
                 run.user,
             )
+            # Visible with the finish; a savepoint, as learning is not worth failing a run for.
+            try:
+                async with conn.transaction():
+                    await record_execution_learning(conn, execution.spec_id, execution.id)
+            except Exception:
+                log.exception("execution_learning_failed", execution=execution.id)
         log.info(
             "execution_finished",
             execution=execution.id,

@@ -369,3 +369,16 @@ async def previous_feedback(conn: AsyncConnection, task_id: str) -> tuple[int, l
     if comment:
         error = f"{error}\nReviewer asked for a regeneration: {comment}".strip()
     return int(attempts), list(findings or []), error
+
+
+async def spec_files(conn: AsyncConnection, spec_id: str) -> list[tuple[str, str, str, str, str]]:
+    """(task id, task key, path, content, language) of the spec's generated files, one per
+    path: a path two tasks wrote is the one of the later task (by wave, then key)."""
+    cur = await conn.execute(
+        """SELECT DISTINCT ON (f.path) t.id::text, t.key, f.path, f.content, f.language
+           FROM orchestrator.task_files f JOIN orchestrator.tasks t ON t.id = f.task_id
+           WHERE t.spec_id = %s
+           ORDER BY f.path, t.wave DESC NULLS LAST, t.key DESC""",
+        (spec_id,),
+    )
+    return [tuple(row) for row in await cur.fetchall()]  # type: ignore[misc]

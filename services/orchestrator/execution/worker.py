@@ -139,6 +139,8 @@ class TaskWorker:
                     )
                     return _outcome(generated, number, execution_id)
         except CodegenFailure as failure:
+            if _retryable(failure) and number - attempts >= self.config.max_attempts:
+                self.metrics.retries_exhausted.inc()
             return Outcome(
                 success=False,
                 error=f"codegen {failure.code.name} after {number - attempts} attempt(s): {failure.message}",
@@ -242,6 +244,7 @@ def _outcome(generated: Generated, attempt: int, execution_id: str | None) -> Ou
             "files": [f.path for f in generated.files],
             "failed_skills": generated.failed_skills,
             "patterns_used": generated.patterns_used,
+            "reused_pattern_ids": generated.reused_pattern_ids,
             "tokens": {"input": generated.tokens_in, "output": generated.tokens_out},
             "cost_usd": generated.cost_usd,
         },

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from psycopg import AsyncConnection
 
@@ -29,7 +30,9 @@ from services.orchestrator.insights.records import (
 )
 from services.orchestrator.progress import Counts, Progress
 from services.orchestrator.records import SpecRecord
-from services.orchestrator.runtime import OrchestratorRuntime
+
+if TYPE_CHECKING:
+    from services.orchestrator.runtime import OrchestratorRuntime
 
 
 async def spec_or_not_found(conn: AsyncConnection, spec_id: str) -> SpecRecord:

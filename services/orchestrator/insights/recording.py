@@ -150,3 +150,20 @@ async def record_complexity_snapshot(conn: AsyncConnection, spec_id: str) -> dic
         row = await cur.fetchone()
     assert row is not None
     return row
+
+
+async def record_execution_learning(conn: AsyncConnection, spec_id: str, execution_id: str) -> str:
+    """After an execution: an estimate for each task it completed (the time of its attempts
+    in this execution against the planned effort), a complexity snapshot and a
+    retrospective; returns the retrospective's id."""
+    cur = await conn.execute(
+        """SELECT a.task_id::text, sum(extract(epoch FROM a.finished_at - a.started_at))::float8
+           FROM orchestrator.task_attempts a JOIN orchestrator.tasks t ON t.id = a.task_id
+           WHERE a.execution_id = %s AND t.status = 'COMPLETED'
+           GROUP BY a.task_id""",
+        (execution_id,),
+    )
+    for task_id, seconds in await cur.fetchall():
+        await record_estimate(conn, task_id, max(seconds or 0.0, 0.0))
+    await record_complexity_snapshot(conn, spec_id)
+    return await record_retrospective(conn, spec_id, execution_id=execution_id)
