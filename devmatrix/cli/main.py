@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import grpc
 import typer
@@ -19,7 +19,7 @@ from devmatrix.cli.mesh import cycle_of, orchestrator_client
 from devmatrix.cli.patterns_cmd import patterns_app
 from devmatrix.cli.run_cmd import run_spec
 from devmatrix.cli.skills_cmd import skills_app
-from devmatrix.v1 import common_pb2
+from devmatrix.pipeline.clients import all_tasks
 from devmatrix.v1 import orchestrator_pb2 as pb
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -29,19 +29,6 @@ app.add_typer(patterns_app, name="patterns")
 app.add_typer(skills_app, name="skills")
 app.command()(generate)
 app.command(name="run")(run_spec)
-
-
-async def all_tasks(client: Any, spec_id: str) -> list[common_pb2.Task]:
-    tasks: list[common_pb2.Task] = []
-    token = ""
-    while True:
-        page = await client.GetTaskTree(
-            pb.GetTaskTreeRequest(spec_id=spec_id, page_size=2000, page_token=token)
-        )
-        tasks.extend(page.tasks)
-        token = page.next_page_token
-        if not token:
-            return tasks
 
 
 @app.command()

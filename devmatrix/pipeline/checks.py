@@ -34,6 +34,15 @@ class TestRun:
         return self.code == 0 and self.failed == 0 and self.passed > 0
 
 
+async def start_in(
+    env: Environment, project: Path, args: list[str], extra: dict[str, str] | None, stdout: int, stderr: int
+) -> asyncio.subprocess.Process:
+    """`python <args>` of the environment, in the project, with only the project's variables."""
+    return await asyncio.create_subprocess_exec(
+        str(env.python), *args, cwd=project, env=env.env(project, extra), stdout=stdout, stderr=stderr
+    )
+
+
 async def run_in(
     env: Environment,
     project: Path,
@@ -41,14 +50,7 @@ async def run_in(
     limit_seconds: float = TEST_TIMEOUT_SECONDS,
     extra: dict[str, str] | None = None,
 ) -> Completed:
-    process = await asyncio.create_subprocess_exec(
-        str(env.python),
-        *args,
-        cwd=project,
-        env=env.env(project, extra),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    process = await start_in(env, project, args, extra, asyncio.subprocess.PIPE, asyncio.subprocess.STDOUT)
     try:
         out, _ = await asyncio.wait_for(process.communicate(), limit_seconds)
     except TimeoutError:

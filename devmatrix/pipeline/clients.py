@@ -13,6 +13,8 @@ from devmatrix.v1 import (
     patterns_pb2_grpc,
     skills_pb2_grpc,
 )
+from devmatrix.v1 import common_pb2 as c
+from devmatrix.v1 import orchestrator_pb2 as pb
 
 SERVICES = ("orchestrator", "codegen", "skills", "patterns")
 
@@ -38,3 +40,21 @@ class Clients:
             patterns=patterns_pb2_grpc.PatternsServiceStub(channels["patterns"]),
             generation_deadline=generation_deadline,
         )
+
+
+async def all_tasks(
+    orchestrator: orchestrator_pb2_grpc.OrchestratorServiceStub,
+    spec_id: str,
+    task_type: int = c.TASK_TYPE_UNSPECIFIED,
+) -> list[c.Task]:
+    """Every task of the spec (of one type, if given), page by page."""
+    tasks: list[c.Task] = []
+    token = ""
+    while True:
+        page = await orchestrator.GetTaskTree(
+            pb.GetTaskTreeRequest(spec_id=spec_id, page_size=2000, page_token=token, type=task_type)
+        )
+        tasks.extend(page.tasks)
+        token = page.next_page_token
+        if not token:
+            return tasks

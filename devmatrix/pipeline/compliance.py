@@ -1,5 +1,5 @@
 """Phase 6.5: the project the database holds checked against the skills; under the target,
-each task whose files fail a skill is repaired (the standards applied by the skills
+each task whose files have findings is repaired (the standards applied by the skills
 service, then, if still failing, a regeneration with the findings fed back) and the better
 files replace the task's own (RepairTaskFiles, audited)."""
 
@@ -30,15 +30,13 @@ async def validate(
     return await clients.skills.Validate(skills_pb2.ValidateRequest(files=list(files)))
 
 
-def failing_tasks(
+def tasks_with_findings(
     listing: Sequence[pb.TaskFile], validation: skills_pb2.ValidateResponse
 ) -> dict[str, list[common_pb2.Finding]]:
-    """Task id -> findings of the skills its files fail."""
+    """Task id -> the findings in its files (each lowers compliance, failing skill or not)."""
     owner = {f.file.path: f.task_id for f in listing}
     found: dict[str, list[common_pb2.Finding]] = defaultdict(list)
     for result in validation.results:
-        if result.passed:
-            continue
         for finding in result.findings:
             if finding.path in owner:
                 found[owner[finding.path]].append(finding)
@@ -78,7 +76,7 @@ async def check_and_repair(
     before = validation.overall_score
     repaired: list[str] = []
     if before < target:
-        failing = failing_tasks(listing, validation)
+        failing = tasks_with_findings(listing, validation)
         for n, (task_id, findings) in enumerate(sorted(failing.items()), 1):
             files = [f.file for f in listing if f.task_id == task_id]
             better = await _better(clients, task_id, files, findings)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from devmatrix.pipeline.checks import run_in
+from devmatrix.pipeline.checks import run_in, start_in
 from devmatrix.pipeline.environment import Environment
 from devmatrix.pipeline.summary import Health
 
@@ -76,13 +76,13 @@ async def check(env: Environment, project: Path, tests_passed: int, tests_failed
             health.detail = f"alembic upgrade head failed: {migrated.tail(3)}"
             return health
         port = _free_port()
-        server = await asyncio.create_subprocess_exec(
-            str(env.python),
-            *("-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)),
-            cwd=project,
-            env=env.env(project, extra),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
+        server = await start_in(
+            env,
+            project,
+            ["-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
+            extra,
+            asyncio.subprocess.DEVNULL,
+            asyncio.subprocess.PIPE,
         )
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10.0) as client:

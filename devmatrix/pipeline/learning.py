@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from devmatrix.pipeline.clients import Clients
+from devmatrix.pipeline.clients import Clients, all_tasks
 from devmatrix.pipeline.summary import RunSummary
 from devmatrix.standards import KIND_CATEGORY
 from devmatrix.v1 import common_pb2 as c
@@ -46,9 +46,7 @@ async def _stored_pattern(clients: Clients, task: c.Task) -> bool:
 
 
 async def learn(clients: Clients, s: RunSummary) -> tuple[bool, str]:
-    from devmatrix.pipeline.runner import all_tasks  # runner imports this module
-
-    tasks = await all_tasks(clients, s.spec_id, c.TASK_TYPE_TASK)
+    tasks = await all_tasks(clients.orchestrator, s.spec_id, c.TASK_TYPE_TASK)
     executed = [t for t in tasks if t.status != c.TASK_STATUS_BLOCKED]
     reports = await asyncio.gather(*(_reports(clients, t.id) for t in executed))
     reusing = 0

@@ -10,13 +10,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import grpc
 
 from devmatrix.cli.mesh import describe_rpc_error
 from devmatrix.pipeline import compliance, validation
-from devmatrix.pipeline.clients import Clients
+from devmatrix.pipeline.clients import Clients, all_tasks
 from devmatrix.pipeline.environment import Environment, SetupFailed, ensure
 from devmatrix.pipeline.health import check as health_check
 from devmatrix.pipeline.learning import learn
@@ -24,18 +24,12 @@ from devmatrix.pipeline.project import deploy, stage
 from devmatrix.pipeline.summary import COMPLIANCE_TARGET, PHASES, Health, Level, PhaseResult, RunSummary
 from devmatrix.v1 import common_pb2 as c
 from devmatrix.v1 import orchestrator_pb2 as pb
+from devmatrix.v1 import skills_pb2
 
 # A task is atomic when one generation can write and one validation can check it.
 ATOMIC_MAX_EFFORT = 8
 ATOMIC_MAX_OUTPUTS = 8
 POLL_SECONDS = 0.25
-TERMINAL = (
-    c.TASK_STATUS_COMPLETED,
-    c.TASK_STATUS_FAILED,
-    c.TASK_STATUS_NEEDS_REVIEW,
-    c.TASK_STATUS_BLOCKED,
-    c.TASK_STATUS_SKIPPED,
-)
 
 
 class Reporter(Protocol):
@@ -47,7 +41,7 @@ class Reporter(Protocol):
 
 
 class PhaseFailed(Exception):
-    """A phase could not do its work; the run stops there and reports what it has."""
+    """A phase could not do its work; the message is its result line."""
 
 
 @dataclass
@@ -60,19 +54,6 @@ class RunOptions:
     name: str = ""
 
 
-async def all_tasks(clients: Clients, spec_id: str, task_type: int = c.TASK_TYPE_UNSPECIFIED) -> list[c.Task]:
-    tasks: list[c.Task] = []
-    token = ""
-    while True:
-        page = await clients.orchestrator.GetTaskTree(
-            pb.GetTaskTreeRequest(spec_id=spec_id, page_size=2000, page_token=token, type=task_type)
-        )
-        tasks.extend(page.tasks)
-        token = page.next_page_token
-        if not token:
-            return tasks
-
-
 class PipelineRun:
     def __init__(self, clients: Clients, options: RunOptions, reporter: Reporter) -> None:
         self.clients, self.options, self.reporter = clients, options, reporter
@@ -82,7 +63,7 @@ class PipelineRun:
         self.deployed = False
         self.env: Environment | None = None
         self.files: list[pb.TaskFile] = []
-        self.validation: Any = None
+        self.validation: skills_pb2.ValidateResponse | None = None
 
     async def run(self) -> RunSummary:
         started = time.monotonic()
@@ -150,7 +131,7 @@ class PipelineRun:
         return True, f"{parts}; {len(spec.entities)} entities, {len(spec.endpoints)} endpoints"
 
     async def planning(self) -> tuple[bool, str]:
-        tasks = await all_tasks(self.clients, self.summary.spec_id)
+        tasks = await all_tasks(self.clients.orchestrator, self.summary.spec_id)
         by_type: dict[str, int] = {}
         for t in tasks:
             name = c.TaskType.Name(t.type).removeprefix("TASK_TYPE_").lower()
@@ -161,7 +142,7 @@ class PipelineRun:
         return self.summary.tasks > 0, line if self.summary.tasks else f"{line}: nothing to execute"
 
     async def atomization(self) -> tuple[bool, str]:
-        tasks = await all_tasks(self.clients, self.summary.spec_id, c.TASK_TYPE_TASK)
+        tasks = await all_tasks(self.clients.orchestrator, self.summary.spec_id, c.TASK_TYPE_TASK)
         outputs = {t.key: [p for p in t.expected_output.split(",") if p.strip()] for t in tasks}
         too_big = [
             t.key for t in tasks if t.effort > ATOMIC_MAX_EFFORT or len(outputs[t.key]) > ATOMIC_MAX_OUTPUTS
@@ -203,7 +184,7 @@ class PipelineRun:
             raise
         s.waves_executed = execution.waves_executed
         s.execution_wall_seconds, s.sequential_seconds = execution.wall_seconds, execution.sequential_seconds
-        tasks = await all_tasks(self.clients, s.spec_id, c.TASK_TYPE_TASK)
+        tasks = await all_tasks(self.clients.orchestrator, s.spec_id, c.TASK_TYPE_TASK)
         s.tasks_completed = sum(t.status == c.TASK_STATUS_COMPLETED for t in tasks)
         s.tasks_in_review = sum(t.status == c.TASK_STATUS_NEEDS_REVIEW for t in tasks)
         failed = [t for t in tasks if t.status in (c.TASK_STATUS_FAILED, c.TASK_STATUS_BLOCKED)]
@@ -276,7 +257,7 @@ class PipelineRun:
         except SetupFailed as error:
             self.env = None
             levels.append(await validation.atomic(files, self.validation, None, self.workdir))
-            levels += [Level(name, False, 0, 0, f"not run: {error}") for name in ("module",)]
+            levels.append(Level("module", False, 0, 0, f"not run: {error}"))
         else:
             levels.append(await validation.atomic(files, self.validation, self.env, self.workdir))
             self.reporter.advance("7", 1, 4, "module")
