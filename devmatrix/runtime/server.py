@@ -25,6 +25,8 @@ from devmatrix.runtime.interceptors import ServiceInterceptor
 from devmatrix.runtime.logging import configure_logging, get_logger
 from devmatrix.runtime.metrics import ServerMetrics, serve_metrics
 
+# Longest a shutdown step may take beyond the drain grace before it is given up.
+STEP_TIMEOUT_SECONDS = 30.0
 log = get_logger("devmatrix.server")
 
 
@@ -120,6 +122,14 @@ class RunningServer:
                 last = ready
             await asyncio.sleep(interval)
 
+    async def _bounded(self, step: str, work: Awaitable[object], seconds: float) -> None:
+        """A shutdown step that hangs (a backend that never answers) is logged and left, so
+        the process still exits: the orchestrator's executions resume from the database."""
+        try:
+            await asyncio.wait_for(work, seconds)
+        except TimeoutError:
+            log.error("stop_step_timed_out", service=self.app.name, step=step, seconds=seconds)
+
     async def stop(self, grace: float) -> None:
         """Stop accepting, drain in-flight calls, then close the service's backends."""
         log.info("stopping", service=self.app.name, grace_seconds=grace)
@@ -128,9 +138,9 @@ class RunningServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
         await self._set_health(False, alive=False)
-        await self.app.drain()
-        await self.server.stop(grace)
-        await self.app.close()
+        await self._bounded("drain", self.app.drain(), grace + STEP_TIMEOUT_SECONDS)
+        await self._bounded("grpc_stop", self.server.stop(grace), grace + STEP_TIMEOUT_SECONDS)
+        await self._bounded("close_backends", self.app.close(), STEP_TIMEOUT_SECONDS)
         if self._metrics_http is not None:
             self._metrics_http.shutdown()  # type: ignore[attr-defined]
         log.info("stopped", service=self.app.name)
