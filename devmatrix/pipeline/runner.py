@@ -127,7 +127,9 @@ class PipelineRun:
             pb.RequirementCategory.Name(r.category).removeprefix("REQUIREMENT_CATEGORY_").lower()
             for r in spec.requirements
         )
-        parts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(kinds.items())) or "no requirements"
+        parts = "requirements: " + (
+            ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sorted(kinds.items())) or "none"
+        )
         return True, f"{parts}; {len(spec.entities)} entities, {len(spec.endpoints)} endpoints"
 
     async def planning(self) -> tuple[bool, str]:

@@ -52,6 +52,16 @@ def _parse_addr(name: str, raw: str) -> str:
     return raw
 
 
+def _parse_origins(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated CORS origins: `*` or scheme://host[:port], without a path."""
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        scheme, sep, rest = origin.partition("://")
+        if origin != "*" and (not sep or scheme not in ("http", "https") or not rest or "/" in rest):
+            raise ConfigError(f"{name}: {origin!r} must be * or http(s)://host[:port]")
+    return origins
+
+
 def _parse_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     scheme = raw.split("://", 1)[0] if "://" in raw else ""
     if scheme not in schemes:
@@ -108,6 +118,14 @@ class Settings:
     # Insights: how often the retention job runs (0 disables it) and how long agent logs are kept.
     retention_interval_seconds: float = 3600.0
     agent_log_retention_days: int = 90
+    # HTTP gateway: its port (0: `devmatrix up` does not start it), the origins allowed by
+    # CORS (none by default), the largest request body, how long POST /api/tasks/{id}/execute
+    # waits for the task's wave, and how often an idle event stream sends a keep-alive.
+    gateway_port: int = 8080
+    gateway_cors_origins: tuple[str, ...] = ()
+    gateway_max_body_bytes: int = 4 * 1024 * 1024
+    gateway_execute_timeout_seconds: float = 900.0
+    gateway_keepalive_seconds: float = 15.0
 
     def addr(self, service: str) -> str:
         return self.addrs.get(service) or f"127.0.0.1:{self.ports[service]}"
@@ -200,5 +218,18 @@ class Settings:
             ),
             agent_log_retention_days=get(
                 "AGENT_LOG_RETENTION_DAYS", lambda n, r: _parse_int(n, r, 1, 36500), 90
+            ),
+            gateway_port=get("GATEWAY_PORT", lambda n, r: _parse_int(n, r, 0, 65535), 8080),
+            gateway_cors_origins=get("GATEWAY_CORS_ORIGINS", _parse_origins, ()),
+            gateway_max_body_bytes=get(
+                "GATEWAY_MAX_BODY_BYTES",
+                lambda n, r: _parse_int(n, r, 1024, 256 * 1024 * 1024),
+                4 * 1024 * 1024,
+            ),
+            gateway_execute_timeout_seconds=get(
+                "GATEWAY_EXECUTE_TIMEOUT_SECONDS", lambda n, r: _parse_float(n, r, 1, 86400), 900.0
+            ),
+            gateway_keepalive_seconds=get(
+                "GATEWAY_KEEPALIVE_SECONDS", lambda n, r: _parse_float(n, r, 0.05, 3600), 15.0
             ),
         )

@@ -64,12 +64,13 @@ def running_mesh(base: Path) -> Iterator[Mesh]:
     """`devmatrix up` with its data in `base`, Ready on return; stopped (and any child left
     behind killed) on exit. No LLM is configured: generation is offline or refused."""
     data_dir = base / "data"
-    numbers = free_ports(2 * len(SERVICE_NAMES))
+    numbers = free_ports(2 * len(SERVICE_NAMES) + 1)
     ports = dict(zip(SERVICE_NAMES, numbers[: len(SERVICE_NAMES)], strict=True))
-    metrics_ports = dict(zip(SERVICE_NAMES, numbers[len(SERVICE_NAMES) :], strict=True))
+    metrics_ports = dict(zip(SERVICE_NAMES, numbers[len(SERVICE_NAMES) : -1], strict=True))
     overrides = {f"{name.upper()}_PORT": str(port) for name, port in ports.items()}
     overrides |= {f"{name.upper()}_METRICS_PORT": str(port) for name, port in metrics_ports.items()}
-    overrides |= {"ANTHROPIC_API_KEY": "", "ANTHROPIC_BASE_URL": ""}
+    # The gateway on a free port too: 8080 may be taken by a mesh someone else runs.
+    overrides |= {"ANTHROPIC_API_KEY": "", "ANTHROPIC_BASE_URL": "", "GATEWAY_PORT": str(numbers[-1])}
     env = clean_env(data_dir, BIND_HOST="127.0.0.1", SHUTDOWN_GRACE_SECONDS="5", **overrides)
     stderr_path = base / "up.stderr"
     with stderr_path.open("wb") as stderr:
