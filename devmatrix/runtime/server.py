@@ -112,8 +112,12 @@ class RunningServer:
     async def watch_readiness(self, interval: float) -> None:
         last: bool | None = None
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation
+            # that stop() sends when the check finishes at that moment, and stop() then waits
+            # for this loop forever.
             try:
-                ready = await asyncio.wait_for(self.app.ready(), timeout=max(interval, 1.0))
+                async with asyncio.timeout(max(interval, 1.0)):
+                    ready = await self.app.ready()
             except Exception:
                 ready = False
             if ready != last:
@@ -126,7 +130,8 @@ class RunningServer:
         """A shutdown step that hangs (a backend that never answers) is logged and left, so
         the process still exits: the orchestrator's executions resume from the database."""
         try:
-            await asyncio.wait_for(work, seconds)
+            async with asyncio.timeout(seconds):
+                await work
         except TimeoutError:
             log.error("stop_step_timed_out", service=self.app.name, step=step, seconds=seconds)
 

@@ -284,8 +284,11 @@ class ExecutionRunner:
                 # A task of the wave is someone else's: wait for it, taking it over if its
                 # holder died (lease expired).
                 await self.leases.release_expired(spec_id)
+                # asyncio.timeout: wait_for (3.11) can swallow a cancellation that arrives as
+                # the event fires, and the wave would wait for this worker forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(run.task_done.wait(), self.poll_seconds)
+                    async with asyncio.timeout(self.poll_seconds):
+                        await run.task_done.wait()
                 continue
             self.metrics.parallelism.inc()
             ran[0] += 1
