@@ -1,5 +1,5 @@
-# One image for the five DevMatrix gRPC services; pick one with the command,
-# e.g. `python -m services.context` (docker-compose.yml and k8s/ set it per service).
+# One image for the five DevMatrix gRPC services and the HTTP gateway; pick one with the command,
+# e.g. `python -m services.context` or `python -m gateway` (docker-compose.yml and k8s/ set it).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -25,7 +25,7 @@ RUN PYTHON=python bash scripts/gen_protos.sh \
 
 USER 10001:10001
 VOLUME ["/data"]
-# gRPC: orchestrator, context, codegen, patterns, skills; then their /metrics ports.
-EXPOSE 50051 50052 50053 50054 50055 9101 9102 9103 9104 9105
+# gRPC: orchestrator, context, codegen, patterns, skills; then their /metrics ports; the gateway.
+EXPOSE 50051 50052 50053 50054 50055 9101 9102 9103 9104 9105 8080
 
 CMD ["python", "-m", "services.orchestrator"]

@@ -26,6 +26,20 @@ SERVICES = {
     "patterns": (50054, 9104, "devmatrix.v1.PatternsService"),
     "skills": (50055, 9105, "devmatrix.v1.SkillsService"),
 }
+# The HTTP gateway (python -m gateway): one port for the API, /health/live, /health/ready and
+# /metrics; the gRPC services it calls (gateway/clients.py SERVICES), which compose starts first.
+GATEWAY = "gateway"
+GATEWAY_PORT = 8080
+GATEWAY_UPSTREAMS = ("orchestrator", "context", "patterns", "skills")
+# Its settings (devmatrix/runtime/config.py): in the ConfigMap and with the same defaults in compose.
+GATEWAY_SETTINGS = (
+    "GATEWAY_CORS_ORIGINS",
+    "GATEWAY_MAX_BODY_BYTES",
+    "GATEWAY_EXECUTE_TIMEOUT_SECONDS",
+    "GATEWAY_KEEPALIVE_SECONDS",
+)
+# Every Deployment, Service and scrape job: the gRPC services and the gateway.
+WORKLOADS = (*SERVICES, GATEWAY)
 # Which backends each service needs before it can report SERVING (compose depends_on).
 BACKENDS_OF = {
     "orchestrator": {"postgres", "neo4j"},
@@ -52,12 +66,13 @@ SECRET_ENV = {
     "codegen": {"ANTHROPIC_API_KEY": ("devmatrix-anthropic", "api-key", True)},
     "patterns": {},
     "skills": {"DATABASE_URL": ("devmatrix-secrets", "database-url", False)},
+    "gateway": {},
 }
 # Code generation settings: in the ConfigMap (Kubernetes) and with the same defaults in compose.
 LLM_SETTINGS = ("ANTHROPIC_MODEL", "LLM_TIMEOUT_SECONDS", "LLM_MAX_RETRIES", "CODEGEN_MAX_ATTEMPTS")
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
-# Alert rules per service: k8s/base/prometheus/<service>-rules.yaml holds PrometheusRule
-# devmatrix-<service>, unit-tested by k8s/tests/<service>-alerts.test.yaml.
+# Alert rules per service, the gateway included: k8s/base/prometheus/<service>-rules.yaml holds
+# PrometheusRule devmatrix-<service>, unit-tested by k8s/tests/<service>-alerts.test.yaml.
 # The alerts each one must carry: name -> (`for`, severity).
 REQUIRED_ALERTS = {
     "orchestrator": {
@@ -99,6 +114,12 @@ REQUIRED_ALERTS = {
         "CodegenDown": ("2m", "critical"),
         "CodegenInstanceDown": ("5m", "warning"),
     },
+    "gateway": {
+        "GatewayHighErrorRate": ("5m", "critical"),
+        "GatewayHighLatency": ("10m", "warning"),
+        "GatewayDown": ("2m", "critical"),
+        "GatewayInstanceDown": ("5m", "warning"),
+    },
 }
 ALERTED_SERVICES = list(REQUIRED_ALERTS)
 # Loosening one threshold per service must break that service's unit tests:
@@ -123,6 +144,13 @@ LOOSENED_THRESHOLDS = [
     ("codegen", "CodegenLLMErrorRate", ") >= 5", ") >= 1"),
     ("codegen", "CodegenSpecCostHigh", ") > 50", ") > 100"),
     ("codegen", "CodegenSpecCostOverBudget", ") > 200", ") > 400"),
+    ("gateway", "GatewayHighErrorRate", ") > 0.05", ") > 0.2"),
+    ("gateway", "GatewayHighErrorRate", ") >= 20", ") >= 1"),
+    # Probes and scrapes are not API traffic; event streams and executions are long by design.
+    ("gateway", "GatewayHighErrorRate", 'route!~"/health/.+|/metrics", status=~"5.."', 'status=~"5.."'),
+    ("gateway", "GatewayHighLatency", ") > 1", ") > 2.5"),
+    ("gateway", "GatewayHighLatency", "|/api/specs/.+/events", ""),
+    ("gateway", "GatewayHighLatency", "|/api/tasks/.+/execute", ""),
 ]
 OVERLAYS = ["base", "overlays/dev", "overlays/prod"]
 CLUSTER_SCOPED = {"Namespace"}

@@ -25,6 +25,10 @@ from tests.deploy.support import (
     BACKEND_IMAGES,
     BACKENDS_OF,
     COMPOSE,
+    GATEWAY,
+    GATEWAY_PORT,
+    GATEWAY_SETTINGS,
+    GATEWAY_UPSTREAMS,
     HEALTH_SCRIPT,
     K8S,
     LLM_SETTINGS,
@@ -76,7 +80,7 @@ def test_docker_compose_config_when_the_plugin_exists():
 
 def test_compose_backends_use_real_images_volumes_and_healthchecks():
     services, volumes = compose()["services"], compose()["volumes"]
-    assert services.keys() == BACKEND_IMAGES.keys() | SERVICES.keys()
+    assert services.keys() == BACKEND_IMAGES.keys() | SERVICES.keys() | {GATEWAY}
     for name, image in BACKEND_IMAGES.items():
         svc = services[name]
         assert svc["image"].split(":")[0] == image.split(":")[0] and svc["image"].startswith(image), name
@@ -155,6 +159,29 @@ def test_compose_skills_stores_results_in_postgres():
     assert skills["environment"]["DB_POOL_SIZE"] == orchestrator["environment"]["DB_POOL_SIZE"]
 
 
+def test_compose_gateway_serves_http_after_the_services_it_calls():
+    services = compose()["services"]
+    gateway = services[GATEWAY]
+    env = gateway["environment"]
+    assert gateway["build"]["context"] == "." and gateway["image"] == "devmatrix:latest"
+    assert gateway["command"] == ["python", "-m", "gateway"]
+    assert gateway["ports"] == [f"{GATEWAY_PORT}:{GATEWAY_PORT}"]
+    assert env["GATEWAY_PORT"] == str(GATEWAY_PORT) and env["BIND_HOST"] == "0.0.0.0"
+    for name in GATEWAY_UPSTREAMS:
+        assert env[f"{name.upper()}_ADDR"] == f"{name}:{SERVICES[name][0]}", name
+        assert gateway["depends_on"][name] == {"condition": "service_healthy"}, name
+    # The settings, with the ConfigMap's values as defaults.
+    config = yaml.safe_load((K8S / "base" / "configmap.yaml").read_text())["data"]
+    for key in GATEWAY_SETTINGS:
+        assert env[key] == f"${{{key}:-{config[key]}}}", key
+    # The liveness route, on the gateway's own port, with what the image has (no curl).
+    test = gateway["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    assert f"http://localhost:{GATEWAY_PORT}/health/live" in test[3]
+    compile(test[3], "healthcheck", "exec")
+    assert gateway["healthcheck"]["interval"]
+
+
 def test_compose_start_order_has_no_cycle():
     graph = {n: set(s.get("depends_on", {})) for n, s in compose()["services"].items()}
     done: set[str] = set()
@@ -193,7 +220,7 @@ def test_dockerfile_builds_the_documented_image():
     assert "PYTHON=python bash scripts/gen_protos.sh" in text
     users = [arg for op, arg in instructions if op == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
-    for port in [p for ports in SERVICES.values() for p in ports[:2]]:
+    for port in [*(p for ports in SERVICES.values() for p in ports[:2]), GATEWAY_PORT]:
         assert re.search(rf"\b{port}\b", text), f"EXPOSE {port}"
 
 

@@ -13,12 +13,17 @@ from devmatrix.runtime.config import DEFAULT_ANTHROPIC_MODEL, Settings
 from tests.deploy.support import (
     CLUSTER_SCOPED,
     CRD_KINDS,
+    GATEWAY,
+    GATEWAY_PORT,
+    GATEWAY_SETTINGS,
+    GATEWAY_UPSTREAMS,
     K8S_VERSION,
     LLM_SETTINGS,
     NAMESPACE,
     OVERLAYS,
     SECRET_ENV,
     SERVICES,
+    WORKLOADS,
     alerts_by_name,
     by_kind,
     container,
@@ -33,7 +38,7 @@ from tests.deploy.support import (
 def test_rendered_objects_validate_against_kubernetes_schemas(overlay):
     docs = render(overlay)
     kinds = {d["kind"] for d in docs}
-    assert {"Namespace", "ConfigMap", "Deployment", "Service", *CRD_KINDS} <= kinds
+    assert {"Namespace", "ConfigMap", "Deployment", "Service", "Ingress", *CRD_KINDS} <= kinds
     for doc in docs:
         if doc["kind"] in CRD_KINDS:
             continue
@@ -68,7 +73,7 @@ def test_everything_lives_in_the_devmatrix_namespace(overlay):
 def test_deployments_match_the_port_table(overlay):
     docs = render(overlay)
     deployments = by_kind(docs, "Deployment")
-    assert deployments.keys() == SERVICES.keys()
+    assert deployments.keys() == set(WORKLOADS)
     for name, (grpc_port, metrics_port, grpc_service) in SERVICES.items():
         dep = deployments[name]
         pod = dep["spec"]["template"]
@@ -101,7 +106,7 @@ def test_deployments_match_the_port_table(overlay):
 def test_services_expose_grpc_and_metrics_ports_of_their_pods(overlay):
     docs = render(overlay)
     services, deployments = by_kind(docs, "Service"), by_kind(docs, "Deployment")
-    assert services.keys() == SERVICES.keys()
+    assert services.keys() == set(WORKLOADS)
     for name, (grpc_port, metrics_port, _) in SERVICES.items():
         svc = services[name]
         ports = {p["name"]: p for p in svc["spec"]["ports"]}
@@ -129,6 +134,7 @@ def test_configmap_wiring_points_at_existing_services(overlay):
     for name, (grpc_port, metrics_port, _) in SERVICES.items():
         assert config[f"{name.upper()}_PORT"] == str(grpc_port)
         assert config[f"{name.upper()}_METRICS_PORT"] == str(metrics_port)
+    assert config["GATEWAY_PORT"] == str(GATEWAY_PORT)
 
 
 def secret_name(ref: dict, overlay: str) -> str:
@@ -198,6 +204,88 @@ def test_llm_settings_come_from_the_configmap_and_parse(overlay):
     assert settings.codegen_max_attempts == int(config["CODEGEN_MAX_ATTEMPTS"])
     # The whole ConfigMap parses (ports, addresses, pool size, deadlines).
     assert settings.addr("codegen") == config["CODEGEN_ADDR"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the HTTP gateway
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_gateway_deployment_serves_http_with_its_probes(overlay):
+    docs = render(overlay)
+    dep = by_kind(docs, "Deployment")[GATEWAY]
+    pod = dep["spec"]["template"]
+    assert dep["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    c = container(dep)
+    assert c["command"] == ["python", "-m", "gateway"]
+    assert c["image"].split(":")[0].endswith("devmatrix")
+    assert [(p["name"], p["containerPort"]) for p in c["ports"]] == [("http", GATEWAY_PORT)]
+    # Liveness: the process answers; readiness: the services answer (gateway/routes/system.py).
+    probes = ("startupProbe", "livenessProbe", "readinessProbe")
+    paths = [c[probe]["httpGet"]["path"] for probe in probes]
+    assert paths == ["/health/live", "/health/live", "/health/ready"]
+    for probe in probes:
+        assert c[probe]["httpGet"]["port"] in ("http", GATEWAY_PORT), probe
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= c["resources"][kind].keys(), kind
+    pod_sc = pod["spec"]["securityContext"]
+    assert pod_sc["runAsNonRoot"] is True and pod_sc["runAsUser"] != 0
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    config = by_kind(docs, "ConfigMap")["devmatrix-config"]["data"]
+    assert pod["spec"]["terminationGracePeriodSeconds"] > float(config["SHUTDOWN_GRACE_SECONDS"])
+    # Its settings and the addresses of the services it calls come from the ConfigMap.
+    assert [s["configMapRef"]["name"] for s in c["envFrom"]] == ["devmatrix-config"]
+    assert {f"{s.upper()}_ADDR" for s in GATEWAY_UPSTREAMS} <= config.keys()
+    assert set(GATEWAY_SETTINGS) <= config.keys()
+    assert not c.get("env"), "the gateway takes no secrets"
+
+
+def test_gateway_upstreams_are_the_services_its_clients_call():
+    from gateway.clients import SERVICES as CALLED
+
+    assert tuple(CALLED) == GATEWAY_UPSTREAMS
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_gateway_service_and_ingress(overlay):
+    docs = render(overlay)
+    svc = by_kind(docs, "Service")[GATEWAY]
+    assert [(p["name"], p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [
+        ("http", GATEWAY_PORT, "http")
+    ]
+    pod_labels = by_kind(docs, "Deployment")[GATEWAY]["spec"]["template"]["metadata"]["labels"]
+    assert svc["spec"]["selector"].items() <= pod_labels.items()
+    ingresses = by_kind(docs, "Ingress")
+    assert ingresses.keys() == {GATEWAY}
+    ingress = ingresses[GATEWAY]
+    assert ingress["spec"]["ingressClassName"]
+    (rule,) = ingress["spec"]["rules"]
+    (path,) = rule["http"]["paths"]
+    assert (path["path"], path["pathType"]) == ("/", "Prefix")
+    assert path["backend"]["service"] == {"name": GATEWAY, "port": {"name": "http"}}
+
+
+def nginx_size(value: str) -> int:
+    units = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+    match = re.fullmatch(r"(\d+)([kmg]?)", value.lower())
+    assert match, value
+    return int(match.group(1)) * units[match.group(2)]
+
+
+def test_gateway_ingress_lets_long_requests_and_bodies_through_to_the_gateway():
+    """ingress-nginx's defaults (60s read timeout, 1m body, buffering) would cut a task execution
+    that waits for its wave, turn large bodies into the proxy's 413 page and delay events."""
+    docs = render("base")
+    config = by_kind(docs, "ConfigMap")["devmatrix-config"]["data"]
+    annotations = by_kind(docs, "Ingress")[GATEWAY]["metadata"]["annotations"]
+    prefix = "nginx.ingress.kubernetes.io/"
+    execute = float(config["GATEWAY_EXECUTE_TIMEOUT_SECONDS"])
+    assert float(annotations[prefix + "proxy-read-timeout"]) > execute
+    assert float(annotations[prefix + "proxy-send-timeout"]) > execute
+    assert nginx_size(annotations[prefix + "proxy-body-size"]) > int(config["GATEWAY_MAX_BODY_BYTES"])
+    assert annotations[prefix + "proxy-buffering"] == "off"
 
 
 def test_codegen_drains_a_model_call_in_flight_before_it_stops():

@@ -11,6 +11,7 @@ import yaml
 
 from tests.deploy.support import (
     ALERTED_SERVICES,
+    GATEWAY,
     K8S,
     LOOSENED_THRESHOLDS,
     NAMESPACE,
@@ -18,6 +19,7 @@ from tests.deploy.support import (
     REQUIRED_ALERTS,
     ROOT,
     SERVICES,
+    WORKLOADS,
     alert_tests,
     alerts_by_name,
     by_kind,
@@ -33,25 +35,38 @@ from tests.deploy.support import (
 # monitoring CRDs (not in the bundled Kubernetes schemas: checked structurally)
 
 
-def test_servicemonitor_scrapes_every_service_metrics_port_as_its_job():
-    docs = render("base")
-    monitor = by_kind(docs, "ServiceMonitor")["devmatrix"]
-    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
-    assert {"selector", "endpoints"} <= monitor["spec"].keys()
-    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
-    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
-    selector = monitor["spec"]["selector"]["matchLabels"]
-    job_label = monitor["spec"]["jobLabel"]
-    selected = {
-        name: svc
-        for name, svc in by_kind(docs, "Service").items()
-        if selector.items() <= svc["metadata"]["labels"].items()
-    }
-    assert selected.keys() == SERVICES.keys()
-    for name, svc in selected.items():
-        # The alert rules select job="<service name>".
-        assert svc["metadata"]["labels"][job_label] == name
-        assert "metrics" in {p["name"] for p in svc["spec"]["ports"]}
+# ServiceMonitor -> (the Services it must select, the port it scrapes /metrics on).
+SCRAPED = {"devmatrix": (set(SERVICES), "metrics"), "devmatrix-gateway": ({GATEWAY}, "http")}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_servicemonitor_scrapes_every_service_metrics_port_as_its_job(overlay):
+    """The gRPC services on their metrics port, the gateway on its API port; each Service by
+    exactly one ServiceMonitor (twice would duplicate every series)."""
+    docs = render(overlay)
+    monitors = by_kind(docs, "ServiceMonitor")
+    assert monitors.keys() == SCRAPED.keys()
+    scraped_by: dict[str, list[str]] = {}
+    for monitor_name, (expected, port) in SCRAPED.items():
+        monitor = monitors[monitor_name]
+        assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+        assert {"selector", "endpoints"} <= monitor["spec"].keys()
+        assert [e["port"] for e in monitor["spec"]["endpoints"]] == [port]
+        assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        job_label = monitor["spec"]["jobLabel"]
+        selected = {
+            name: svc
+            for name, svc in by_kind(docs, "Service").items()
+            if selector.items() <= svc["metadata"]["labels"].items()
+        }
+        assert selected.keys() == expected, monitor_name
+        for name, svc in selected.items():
+            scraped_by.setdefault(name, []).append(monitor_name)
+            # The alert rules select job="<service name>".
+            assert svc["metadata"]["labels"][job_label] == name
+            assert port in {p["name"] for p in svc["spec"]["ports"]}, name
+    assert scraped_by == {name: scraped_by[name][:1] for name in WORKLOADS}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -86,7 +101,6 @@ def test_prometheus_rule_structure(service):
             alerts[rule["alert"]] = rule
     required = REQUIRED_ALERTS[service]
     assert alerts.keys() >= required.keys()
-    grpc_service = SERVICES[service][2]
     for name, rule in alerts.items():
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
         assert rule["labels"]["service"] == service, name
@@ -97,7 +111,7 @@ def test_prometheus_rule_structure(service):
             selectors = re.findall(r"grpc_server_\w+\{([^}]*)\}", rule["expr"])
             assert selectors, name
             for selector in selectors:
-                assert f'grpc_service="{grpc_service}"' in selector, f"{name}: {selector}"
+                assert f'grpc_service="{SERVICES[service][2]}"' in selector, f"{name}: {selector}"
     for name, (for_, severity) in required.items():
         assert alerts[name].get("for") == for_, name
         assert alerts[name]["labels"]["severity"] == severity, name
@@ -216,7 +230,7 @@ def test_every_service_has_deployed_and_unit_tested_rules():
     k8s/tests/<service>-alerts.test.yaml and is checked above (ALERTED_SERVICES)."""
     rule_files = {p.name.removesuffix("-rules.yaml") for p in (K8S / "base" / "prometheus").glob("*.yaml")}
     test_files = {p.name.removesuffix("-alerts.test.yaml") for p in (K8S / "tests").glob("*.yaml")}
-    assert rule_files == test_files == set(ALERTED_SERVICES) == SERVICES.keys()
+    assert rule_files == test_files == set(ALERTED_SERVICES) == set(WORKLOADS)
     kustomization = yaml.safe_load((K8S / "base" / "kustomization.yaml").read_text())
     listed = {r for r in kustomization["resources"] if r.startswith("prometheus/")}
     assert listed == {f"prometheus/{s}-rules.yaml" for s in ALERTED_SERVICES}
@@ -232,7 +246,8 @@ SCRAPE_LABELS = {"job", "instance", "le"}
 @functools.cache
 def exporting_source(service: str) -> str:
     """The Python code that can define a service's metrics: its package and the shared runtime."""
-    files = [*(ROOT / "services" / service).rglob("*.py"), *(ROOT / "devmatrix").rglob("*.py")]
+    package = ROOT / "gateway" if service == GATEWAY else ROOT / "services" / service
+    files = [*package.rglob("*.py"), *(ROOT / "devmatrix").rglob("*.py")]
     return "\n".join(p.read_text() for p in files if not p.name.endswith("_pb2.py"))
 
 
@@ -341,7 +356,8 @@ SELECTOR = re.compile(r"\b((?:devmatrix|grpc)_\w+)\{([^}]*)\}")
 def exported_metrics() -> dict[str, frozenset[str]]:
     """The series names (as Prometheus shows them) that some service's code declares, with
     their label names (le for histogram buckets)."""
-    files = [*(ROOT / "services").rglob("*.py"), *(ROOT / "devmatrix").rglob("*.py")]
+    packages = ("services", "devmatrix", "gateway")
+    files = [path for package in packages for path in (ROOT / package).rglob("*.py")]
     metrics: dict[str, frozenset[str]] = {}
     for path in files:
         if path.name.endswith("_pb2.py"):
@@ -434,3 +450,80 @@ def test_grafana_dashboard_pipeline_and_services_rows():
             e.startswith("histogram_quantile(0.99,") and "grpc_server_handling_seconds_bucket" in e
             for e in exprs
         ), service
+
+
+# ---------------------------------------------------------------------------------------------
+# the HTTP gateway
+
+# A route the gateway declares: @router.get("/api/...", ...) in gateway/routes/.
+DECLARED_ROUTE = re.compile(r'@router\.(?:get|post|put|patch|delete)\(\s*"([^"]+)"')
+EXCLUDED_ROUTES = re.compile(r'route!~"([^"]+)"')
+# What the gateway alerts and the dashboard leave out: probes and scrapes (not API traffic),
+# the event stream and task executions (long by design, latency only).
+NOT_API = {"/health/live", "/health/ready", "/metrics"}
+LONG_LIVED = {"/api/specs/{spec_id}/events", "/api/tasks/{task_id}/execute"}
+
+
+@functools.cache
+def gateway_routes() -> frozenset[str]:
+    routes = frozenset(
+        route
+        for path in (ROOT / "gateway" / "routes").glob("*.py")
+        for route in DECLARED_ROUTE.findall(path.read_text())
+    )
+    assert NOT_API | LONG_LIVED <= routes, "renamed in gateway/routes/"
+    return routes
+
+
+def excluded(expr: str) -> set[str]:
+    """The gateway routes the route!~ matchers of a query leave out (the same in every selector)."""
+    patterns = set(EXCLUDED_ROUTES.findall(expr))
+    assert len(patterns) == 1, expr
+    (pattern,) = patterns
+    for alternative in pattern.split("|"):
+        assert any(re.fullmatch(alternative, r) for r in gateway_routes()), f"{alternative} matches no route"
+    return {r for r in gateway_routes() if re.fullmatch(pattern, r)}
+
+
+def test_gateway_alerts_leave_out_probes_scrapes_and_long_lived_routes():
+    """A renamed route would silently come back into the ratios: the exclusions must match the
+    routes the gateway declares, and only those."""
+    alerts = alerts_by_name(GATEWAY)
+    assert excluded(alerts["GatewayHighErrorRate"]["expr"]) == NOT_API
+    assert excluded(alerts["GatewayHighLatency"]["expr"]) == NOT_API | LONG_LIVED
+    assert 'status=~"5.."' in alerts["GatewayHighErrorRate"]["expr"]
+
+
+def test_gateway_latency_limit_is_a_bucket_bound():
+    """The p99 interpolates inside a bucket: a limit on a bucket bound is compared exactly."""
+    from devmatrix.runtime.metrics import HANDLING_BUCKETS
+
+    expr = alerts_by_name(GATEWAY)["GatewayHighLatency"]["expr"]
+    assert "devmatrix_http_request_seconds_bucket" in expr
+    (limit,) = re.findall(r"\) > ([\d.]+)\s*$", expr.strip())
+    assert float(limit) in HANDLING_BUCKETS
+
+
+def test_grafana_dashboard_gateway_row():
+    """Request rate, 5xx ratio and p99 latency of the gateway's API routes, as its alerts see them."""
+    panels = grafana_dashboard()["panels"]
+    rows = sorted((p for p in panels if p["type"] == "row"), key=lambda r: r["gridPos"]["y"])
+    top = next(r["gridPos"]["y"] for r in rows if r["title"] == "Gateway (HTTP RED)")
+    bottom = min((r["gridPos"]["y"] for r in rows if r["gridPos"]["y"] > top), default=10**6)
+    exprs = [
+        t["expr"]
+        for p in panels
+        if p["type"] != "row" and top < p["gridPos"]["y"] < bottom
+        for t in p["targets"]
+    ]
+    assert exprs and all('job="gateway"' in e for e in exprs)
+    assert any(e.startswith("sum(rate(devmatrix_http_requests_total{") for e in exprs)
+    ratio = [e for e in exprs if 'status=~"5.."' in e and " / " in e]
+    assert ratio and all(excluded(e) == NOT_API for e in ratio)
+    p99 = [
+        e
+        for e in exprs
+        if e.startswith("histogram_quantile(0.99,") and "devmatrix_http_request_seconds_bucket" in e
+    ]
+    assert p99 and all(excluded(e) == NOT_API | LONG_LIVED for e in p99)
+    assert any("devmatrix_http_requests_in_flight" in e for e in exprs)
