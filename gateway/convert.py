@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from devmatrix.v1 import common_pb2 as c
@@ -16,6 +19,12 @@ LEVELS = {
     m.ContextLevel.standard: context_pb2.CONTEXT_LEVEL_STANDARD,
     m.ContextLevel.extended: context_pb2.CONTEXT_LEVEL_EXTENDED,
 }
+
+
+def fields(message: Message) -> dict[str, Any]:
+    """A message's fields by their proto names, defaults included, for a model whose fields
+    have the same names and no enums (int64 values come as strings; the model converts)."""
+    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 
 
 def enum_name(enum: object, value: int, prefix: str) -> str:
@@ -127,37 +136,11 @@ def task_state(reply: pb.GetTaskResponse) -> m.TaskState:
 
 
 def analysis(spec_id: str, a: pb.AnalyzeDependenciesResponse) -> m.Analysis:
-    return m.Analysis(
-        spec_id=spec_id,
-        waves=[
-            m.Wave(number=w.number, task_ids=list(w.task_ids), total_effort=w.total_effort) for w in a.waves
-        ],
-        critical_path=list(a.critical_path),
-        critical_path_effort=a.critical_path_effort,
-        total_effort=a.total_effort,
-        max_width=a.max_width,
-        average_width=a.average_width,
-        ideal_speedup=a.ideal_speedup,
-        ready_task_ids=list(a.ready_task_ids),
-        task_count=a.task_count,
-    )
+    return m.Analysis.model_validate({**fields(a), "spec_id": spec_id})
 
 
 def counts(p: pb.ProgressCounts) -> m.ProgressCounts:
-    return m.ProgressCounts(
-        total=p.total,
-        pending=p.pending,
-        ready=p.ready,
-        running=p.running,
-        completed=p.completed,
-        failed=p.failed,
-        blocked=p.blocked,
-        skipped=p.skipped,
-        needs_review=p.needs_review,
-        percent_complete=p.percent_complete,
-        effort_total=p.effort_total,
-        effort_completed=p.effort_completed,
-    )
+    return m.ProgressCounts.model_validate(fields(p))
 
 
 def progress(p: pb.GetProgressResponse) -> m.Progress:
@@ -221,63 +204,15 @@ def task_event(e: pb.TaskEvent) -> m.TaskEvent:
 
 
 def context(r: context_pb2.GetContextResponse, level: m.ContextLevel) -> m.TaskContext:
-    return m.TaskContext(
-        task_id=r.task_id,
-        level=level,
-        text=r.text,
-        sections=[
-            m.ContextSection(
-                name=s.name,
-                content=s.content,
-                bytes=s.bytes,
-                tokens=s.tokens,
-                trimmed=s.trimmed,
-                degraded=s.degraded,
-                priority=s.priority,
-            )
-            for s in r.sections
-        ],
-        total_bytes=r.total_bytes,
-        budget_bytes=r.budget_bytes,
-        token_count=r.token_count,
-        token_counter=r.token_counter,
-        trimmed_sections=list(r.trimmed_sections),
-        dropped_sections=list(r.dropped_sections),
-        degraded_sections=list(r.degraded_sections),
-        cache_hit=r.cache_hit,
-    )
+    return m.TaskContext.model_validate({**fields(r), "level": level})
 
 
 def pattern(p: patterns_pb2.Pattern) -> m.Pattern:
-    return m.Pattern(
-        id=p.id,
-        name=p.name,
-        category=p.category,
-        language=p.language,
-        framework=p.framework,
-        description=p.description,
-        code=p.code,
-        success_rate=p.success_rate,
-        test_coverage=p.test_coverage,
-        security_score=p.security_score,
-        observability_score=p.observability_score,
-        production_score=p.production_score,
-        production_ready=p.production_ready,
-        usage_count=p.usage_count,
-        tags=list(p.tags),
-        source=p.source,
-    )
+    return m.Pattern.model_validate(fields(p))
 
 
 def skill(s: skills_pb2.Skill) -> m.Skill:
-    return m.Skill(
-        name=s.name,
-        domain=s.domain,
-        description=s.description,
-        guidelines=list(s.guidelines),
-        threshold=s.threshold,
-        languages=list(s.languages),
-    )
+    return m.Skill.model_validate(fields(s))
 
 
 def validation(v: c.SkillValidation) -> m.SkillValidation:
@@ -311,7 +246,7 @@ def check_result(r: skills_pb2.ValidateResponse) -> m.CheckResult:
 
 
 def file(f: c.GeneratedFile) -> m.File:
-    return m.File(path=f.path, content=f.content, language=f.language)
+    return m.File.model_validate(fields(f))
 
 
 def file_to_pb(f: m.File) -> c.GeneratedFile:
