@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from devmatrix.cli.mesh import describe_rpc_error
+from devmatrix.runtime.channels import describe_rpc_error
 from devmatrix.runtime.config import ConfigError, Settings
 from devmatrix.runtime.errors import DomainError
 from devmatrix.runtime.logging import configure_logging

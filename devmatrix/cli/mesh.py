@@ -131,23 +131,6 @@ async def context_client(settings: Settings, console: Console) -> AsyncIterator[
         )
 
 
-def describe_rpc_error(error: grpc.aio.AioRpcError) -> str:
-    """One line: the status code, the message and the detail that names the problem."""
-    line = f"{error.code().name}: {error.details()}"
-    status = rpc_status.from_call(error)
-    if status is None:
-        return line
-    extra: list[str] = []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            extra += [f"{v.field}: {v.description}" for v in bad.field_violations]
-    if extra:
-        line += " [" + "; ".join(extra[:10]) + (" ..." if len(extra) > 10 else "") + "]"
-    return line
-
-
 def cycle_of(error: grpc.aio.AioRpcError) -> list[str] | None:
     status = rpc_status.from_call(error)
     for detail in status.details if status else ():

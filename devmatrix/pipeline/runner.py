@@ -14,7 +14,6 @@ from typing import Protocol
 
 import grpc
 
-from devmatrix.cli.mesh import describe_rpc_error
 from devmatrix.pipeline import compliance, validation
 from devmatrix.pipeline.clients import Clients, all_tasks
 from devmatrix.pipeline.environment import Environment, SetupFailed, ensure
@@ -22,6 +21,7 @@ from devmatrix.pipeline.health import check as health_check
 from devmatrix.pipeline.learning import learn
 from devmatrix.pipeline.project import deploy, stage
 from devmatrix.pipeline.summary import COMPLIANCE_TARGET, PHASES, Health, Level, PhaseResult, RunSummary
+from devmatrix.runtime.channels import describe_rpc_error
 from devmatrix.v1 import common_pb2 as c
 from devmatrix.v1 import orchestrator_pb2 as pb
 from devmatrix.v1 import skills_pb2

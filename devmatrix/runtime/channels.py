@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from devmatrix.runtime.interceptors import REQUEST_ID_KEY
 
@@ -85,3 +87,20 @@ def open_channel(
         options=options,
         interceptors=[_UnaryDefaults(deadline_seconds), _StreamDefaults()],
     )
+
+
+def describe_rpc_error(error: grpc.aio.AioRpcError) -> str:
+    """One line: the status code, the message and the detail that names the problem."""
+    line = f"{error.code().name}: {error.details()}"
+    status = rpc_status.from_call(error)
+    if status is None:
+        return line
+    extra: list[str] = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            extra += [f"{v.field}: {v.description}" for v in bad.field_violations]
+    if extra:
+        line += " [" + "; ".join(extra[:10]) + (" ..." if len(extra) > 10 else "") + "]"
+    return line
